@@ -1,0 +1,96 @@
+"""SceneHandle: the object-level view of the simulation that tasks use.
+
+Tasks place, read and test objects only through this handle, so the same
+success check serves every agent and every camera.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from envs.geometry import quat_to_mat
+from envs.robot import Robot
+from envs.scene import (BLOCK_HALF_SIZE_M, COLORS, SHELF_Z_M, TABLE_TOP_Z_M, block_name, mat_name,
+                        parking_position)
+
+PAD_GEOMS = ("left_pad", "right_pad")
+
+
+class SceneHandle:
+    """Blocks and mats by colour, finger contacts, and the current control step."""
+
+    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, robot: Robot):
+        self.model, self.data, self.robot = model, data, robot
+        self.step_count = 0
+        self._block_qadr = {c: model.joint(block_name(c)).qposadr[0] for c in COLORS}
+        self._block_dadr = {c: model.joint(block_name(c)).dofadr[0] for c in COLORS}
+        self._block_body = {c: model.body(block_name(c)).id for c in COLORS}
+        self._block_geom = {c: model.geom(block_name(c)).id for c in COLORS}
+        self._mat_mocap = {c: model.body(mat_name(c)).mocapid[0] for c in COLORS}
+        self._pad_geoms = tuple(model.geom(g).id for g in PAD_GEOMS)
+        self.active_blocks: list[str] = []
+        self.active_mats: list[str] = []
+
+    # --- placement ---------------------------------------------------------
+    def park_all(self) -> None:
+        for i, c in enumerate(COLORS):
+            self.set_block_pose(c, np.array(parking_position(i)), 0.0)
+            park = parking_position(i)
+            self.data.mocap_pos[self._mat_mocap[c]] = [park[0], park[1] + 0.06, SHELF_Z_M]
+        self.active_blocks, self.active_mats = [], []
+
+    def set_block_pose(self, color: str, pos: np.ndarray, yaw: float) -> None:
+        a, v = self._block_qadr[color], self._block_dadr[color]
+        self.data.qpos[a:a + 3] = pos
+        self.data.qpos[a + 3:a + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
+        self.data.qvel[v:v + 6] = 0.0
+
+    def place_block(self, color: str, xy: np.ndarray, yaw: float) -> None:
+        self.set_block_pose(color, np.array([xy[0], xy[1], TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M]), yaw)
+        self.active_blocks.append(color)
+
+    def place_mat(self, color: str, xy: np.ndarray) -> None:
+        self.data.mocap_pos[self._mat_mocap[color]] = [xy[0], xy[1], TABLE_TOP_Z_M]
+        self.active_mats.append(color)
+
+    # --- ground truth ------------------------------------------------------
+    def block_pos(self, color: str) -> np.ndarray:
+        return self.data.xpos[self._block_body[color]].copy()
+
+    def block_rot(self, color: str) -> np.ndarray:
+        return quat_to_mat(self.data.xquat[self._block_body[color]])
+
+    def block_speed(self, color: str) -> float:
+        v = self._block_dadr[color]
+        return float(np.linalg.norm(self.data.qvel[v:v + 3]))
+
+    def mat_pos(self, color: str) -> np.ndarray:
+        return self.data.mocap_pos[self._mat_mocap[color]].copy()
+
+    def block_geom_id(self, color: str) -> int:
+        return self._block_geom[color]
+
+    def resting_on_table(self, color: str, tol_m: float = 0.005) -> bool:
+        return abs(self.block_pos(color)[2] - (TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M)) < tol_m
+
+    def pad_contacts(self, color: str) -> tuple[bool, bool]:
+        """Whether the (left, right) finger pad touches the block of ``color``."""
+        g, hits = self._block_geom[color], [False, False]
+        for con in self.data.contact[: self.data.ncon]:
+            pair = (con.geom1, con.geom2)
+            if g in pair:
+                for k, pad in enumerate(self._pad_geoms):
+                    hits[k] |= pad in pair
+        return hits[0], hits[1]
+
+    def object_poses(self) -> dict[str, dict[str, list[float]]]:
+        """Ground-truth poses of the episode's objects (for logs and the oracle)."""
+        poses = {}
+        for c in self.active_blocks:
+            poses[block_name(c)] = {"pos": self.block_pos(c).tolist(),
+                                    "quat": self.data.xquat[self._block_body[c]].tolist()}
+        for c in self.active_mats:
+            poses[mat_name(c)] = {"pos": self.mat_pos(c).tolist(), "quat": [1.0, 0.0, 0.0, 0.0]}
+        return poses
+

@@ -1,0 +1,121 @@
+"""Task base class: fixed hooks for scene roles, episode initialisation, instruction, evaluate()."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from envs.errors import ConfigError
+from envs.objects import SceneHandle
+from envs.randomization import BLOCK_YAW_RAD, Workspace, choose_colors, sample_layout
+from envs.scene import BLOCK_HALF_SIZE_M, COLORS, MAT_RADIUS_M, validate_colors
+
+# Radius of a cube's footprint circle (half diagonal), for layout spacing.
+BLOCK_FOOTPRINT_RADIUS_M = BLOCK_HALF_SIZE_M * np.sqrt(2)
+# A block counts as moving above this linear speed.
+STATIC_SPEED_M_S = 0.01
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Per-task knobs, all validated at construction."""
+
+    num_distractor_blocks: int = 2
+    num_distractor_mats: int = 1
+    palette: tuple[str, ...] = tuple(COLORS)
+    instruction_template: int | None = None  # fixed paraphrase index; None: drawn per episode
+    settle_steps: int = 3  # control steps the success conditions must hold
+    workspace: Workspace = field(default_factory=Workspace)
+
+    def __post_init__(self):
+        validate_colors(self.palette)
+        if self.num_distractor_blocks < 0 or self.num_distractor_mats < 0:
+            raise ConfigError("numbers of distractors must be >= 0")
+        if self.settle_steps < 1:
+            raise ConfigError(f"settle_steps must be >= 1, got {self.settle_steps}")
+
+
+class Task(abc.ABC):
+    """A language-conditioned manipulation task.
+
+    Subclasses declare how many cubes and mats their roles need, the paraphrase
+    templates, which sub-conditions make up success, and ``conditions()``.
+    ``evaluate()`` adds the settle rule: ``success`` only after the conditions
+    have held for ``settle_steps`` consecutive control steps.
+    """
+
+    name: ClassVar[str]
+    templates: ClassVar[tuple[str, ...]]
+    role_blocks: ClassVar[tuple[str, ...]]  # names of cube roles, e.g. ("block",)
+    role_mats: ClassVar[tuple[str, ...]] = ()
+    success_terms: ClassVar[tuple[str, ...]]
+
+    def __init__(self, config: TaskConfig | None = None):
+        self.config = config or TaskConfig()
+        t = self.config.instruction_template
+        if t is not None and not 0 <= t < len(self.templates):
+            raise ConfigError(f"{self.name}: instruction_template must be in [0, {len(self.templates) - 1}], got {t}")
+        self.roles: dict[str, str] = {}
+        self.template_index = 0
+        self._held, self._last_step = 0, -1
+
+    # --- hooks -------------------------------------------------------------
+    def initialize_episode(self, scene: SceneHandle, rng: np.random.Generator) -> None:
+        """Choose colours, lay out cubes and mats, pick the paraphrase; all from ``rng``."""
+        cfg = self.config
+        n_blocks = len(self.role_blocks) + cfg.num_distractor_blocks
+        n_mats = len(self.role_mats) + cfg.num_distractor_mats
+        colors = choose_colors(rng, list(cfg.palette), n_blocks + n_mats)
+        mat_colors, block_colors = colors[:n_mats], colors[n_mats:]
+        radii = [MAT_RADIUS_M] * n_mats + [BLOCK_FOOTPRINT_RADIUS_M] * n_blocks
+        xy = sample_layout(rng, radii, cfg.workspace)
+        yaws = [BLOCK_YAW_RAD.sample(rng) for _ in block_colors]
+        scene.park_all()
+        for c, p in zip(mat_colors, xy[:n_mats]):
+            scene.place_mat(c, p)
+        for c, p, yaw in zip(block_colors, xy[n_mats:], yaws):
+            scene.place_block(c, p, yaw)
+        self.roles = dict(zip(self.role_blocks, block_colors))
+        self.roles.update(zip(self.role_mats, mat_colors))
+        self.template_index = int(rng.integers(len(self.templates))) if cfg.instruction_template is None \
+            else cfg.instruction_template
+        self._held, self._last_step = 0, -1
+
+    @property
+    def instruction(self) -> str:
+        return self.templates[self.template_index].format(**self.roles)
+
+    @abc.abstractmethod
+    def conditions(self, scene: SceneHandle) -> dict[str, bool]:
+        """Named instantaneous sub-conditions (each a plain bool)."""
+
+    def evaluate(self, scene: SceneHandle) -> dict:
+        """Sub-conditions plus ``success`` (conditions held for ``settle_steps`` steps).
+
+        Safe to call more than once per control step: the hold counter advances
+        once per ``scene.step_count``.
+        """
+        cond = self.conditions(scene)
+        met = all(cond[k] for k in self.success_terms)
+        if scene.step_count != self._last_step:
+            self._held = self._held + 1 if met else 0
+            self._last_step = scene.step_count
+        return {**cond, "conditions_met": met, "held_steps": self._held,
+                "success": self._held >= self.config.settle_steps}
+
+    # --- shared sub-conditions --------------------------------------------
+    @staticmethod
+    def is_grasped(scene: SceneHandle, color: str) -> bool:
+        left, right = scene.pad_contacts(color)
+        return left and right
+
+    @staticmethod
+    def released(scene: SceneHandle, color: str) -> bool:
+        return not any(scene.pad_contacts(color))
+
+    @staticmethod
+    def static(scene: SceneHandle, color: str) -> bool:
+        return scene.block_speed(color) < STATIC_SPEED_M_S

@@ -1,0 +1,208 @@
+"""WidowXTabletop-v0: a WidowX 250s on a table, language tasks, calibrated cameras.
+
+Action modes (``control_mode``):
+  ``ee_pose``   (7,) absolute end-effector target in the robot base frame:
+                x, y, z (m), roll, pitch, yaw (rad, R = Rz(yaw) Ry(pitch) Rx(roll)),
+                gripper opening in [0, 1] (1 = open).  Damped least squares IK
+                inside the env, warm-started from the last command, joint-limited.
+  ``joint_pos`` (7,) absolute targets of the 6 arm joints (rad) + gripper opening.
+Physics runs at 500 Hz (Menagerie's 2 ms step); one ``step`` holds the command
+for ``500 / control_freq`` physics steps (default 10 Hz: 50 substeps).
+
+Observation: ``images`` (uint8 HxWx3 per camera in ``obs_cameras``), ``state``
+(8-D BridgeData layout: end-effector x, y, z, roll, pitch, yaw, a zero pad,
+gripper opening), ``joint_pos`` (6 arm joints + 2 fingers), ``instruction``.
+``info``: ``calibration`` (what the agent is told, per camera), ``object_poses``
+(ground truth, for logs), ``eval`` (the task's evaluate() dict), ``success``.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Sequence
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
+
+from envs.cameras import DEFAULT_CAMERAS, Calibration, CameraPerturbation, CameraSpec, make_perturbation
+from envs.errors import ConfigError, check_choice
+from envs.geometry import euler_to_mat, mat_to_euler
+from envs.objects import SceneHandle
+from envs.robot import Robot
+from envs.scene import SceneConfig, build_model
+from envs.tasks import TaskConfig, make_task
+
+PHYSICS_HZ = 500  # Menagerie timestep 0.002 s
+CONTROL_MODES = ("ee_pose", "joint_pos")
+CALIBRATION_MODES = ("true", "nominal")
+SETTLE_AFTER_RESET_S = 0.1  # let cubes come to rest before the first observation
+INSTRUCTION_CHARSET = frozenset(string.ascii_letters + string.digits + " ,.'-")
+EE_POS_BOUNDS_M = (np.array([-0.6, -0.6, -0.05]), np.array([0.6, 0.6, 0.6]))
+
+
+class WidowXTabletopEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(
+        self,
+        task: str = "place",
+        camera: str | CameraPerturbation = "nominal",
+        camera_magnitude: float | None = None,
+        calibration: str = "true",
+        control_mode: str = "ee_pose",
+        control_freq: int = 10,
+        obs_cameras: Sequence[str] = ("primary",),
+        perturbed_cameras: Sequence[str] = ("primary",),
+        cameras: Sequence[CameraSpec] = DEFAULT_CAMERAS,
+        scene: SceneConfig | dict | None = None,
+        task_config: TaskConfig | dict | None = None,
+        render_mode: str | None = None,
+        render_camera: str = "third_person",
+    ):
+        self.control_mode = check_choice("control_mode", control_mode, CONTROL_MODES)
+        self.calibration_mode = check_choice("calibration", calibration, CALIBRATION_MODES)
+        if render_mode is not None:
+            check_choice("render_mode", render_mode, self.metadata["render_modes"])
+        if control_freq <= 0 or PHYSICS_HZ % control_freq:
+            raise ConfigError(f"control_freq must divide {PHYSICS_HZ} Hz, got {control_freq}")
+        self.perturbation = camera if isinstance(camera, CameraPerturbation) \
+            else make_perturbation(camera, camera_magnitude)
+        self.nominal_specs = {c.name: c for c in cameras}
+        for name in (*obs_cameras, *perturbed_cameras, render_camera):
+            check_choice("camera", name, self.nominal_specs)
+        self.specs = {n: self.perturbation.apply(c) if n in perturbed_cameras else c
+                      for n, c in self.nominal_specs.items()}
+        self.obs_cameras, self.render_mode, self.render_camera = tuple(obs_cameras), render_mode, render_camera
+        self.control_freq, self.n_substeps = control_freq, PHYSICS_HZ // control_freq
+        self.metadata = {**self.metadata, "render_fps": control_freq}
+
+        scene = SceneConfig(**scene) if isinstance(scene, dict) else (scene or SceneConfig())
+        task_config = TaskConfig(**task_config) if isinstance(task_config, dict) else task_config
+        self.task = make_task(task, task_config)
+        self.model = build_model(scene, list(self.specs.values()))
+        if abs(self.model.opt.timestep * PHYSICS_HZ - 1.0) > 1e-9:
+            raise ConfigError(f"model timestep {self.model.opt.timestep} s does not match {PHYSICS_HZ} Hz")
+        self.data = mujoco.MjData(self.model)
+        self.robot = Robot(self.model)
+        self.handle = SceneHandle(self.model, self.data, self.robot)
+        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._q_cmd = self.robot.arm_qpos(self.data)
+        self._last_eval: dict = {}
+        self.action_space = self._make_action_space()
+        self.observation_space = self._make_observation_space()
+
+    # --- spaces ------------------------------------------------------------
+    def _make_action_space(self) -> spaces.Box:
+        if self.control_mode == "ee_pose":
+            lo = np.concatenate([EE_POS_BOUNDS_M[0], [-np.pi] * 3, [0.0]])
+            hi = np.concatenate([EE_POS_BOUNDS_M[1], [np.pi] * 3, [1.0]])
+        else:
+            lo = np.concatenate([self.robot.arm_range[:, 0], [0.0]])
+            hi = np.concatenate([self.robot.arm_range[:, 1], [1.0]])
+        return spaces.Box(lo.astype(np.float32), hi.astype(np.float32), dtype=np.float32)
+
+    def _make_observation_space(self) -> spaces.Dict:
+        images = spaces.Dict({
+            n: spaces.Box(0, 255, (self.specs[n].height, self.specs[n].width, 3), np.uint8) for n in self.obs_cameras
+        })
+        obs = {"images": images} if self.obs_cameras else {}  # obs_cameras=(): no rendering at all
+        return spaces.Dict({
+            **obs,
+            "state": spaces.Box(-np.inf, np.inf, (8,), np.float32),
+            "joint_pos": spaces.Box(-np.inf, np.inf, (8,), np.float32),
+            "instruction": spaces.Text(max_length=256, charset=INSTRUCTION_CHARSET),
+        })
+
+    # --- calibration -------------------------------------------------------
+    def calibration(self, name: str = "primary") -> Calibration:
+        """What agents are told about camera ``name`` (the ``calibration`` setting)."""
+        check_choice("camera", name, self.specs)
+        spec = self.specs[name] if self.calibration_mode == "true" else self.nominal_specs[name]
+        return spec.calibration()
+
+    def true_calibration(self, name: str = "primary") -> Calibration:
+        """The camera's real calibration (ground truth; privileged)."""
+        return self.specs[check_choice("camera", name, self.specs)].calibration()
+
+    # --- gym API -----------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        mujoco.mj_resetData(self.model, self.data)
+        self.robot.set_home(self.data)
+        self.task.initialize_episode(self.handle, self.np_random)
+        mujoco.mj_forward(self.model, self.data)
+        mujoco.mj_step(self.model, self.data, nstep=round(SETTLE_AFTER_RESET_S * PHYSICS_HZ))
+        self.handle.step_count = 0
+        self._q_cmd = self.robot.arm_qpos(self.data)
+        self._last_eval = self.task.evaluate(self.handle)
+        return self._observation(), self._info()
+
+    def step(self, action):
+        action = np.asarray(action, dtype=np.float64).reshape(-1)
+        if action.shape != self.action_space.shape:
+            raise ConfigError(f"{self.control_mode} action must have shape {self.action_space.shape}, "
+                              f"got {action.shape}")
+        action = np.clip(action, self.action_space.low, self.action_space.high)
+        if self.control_mode == "ee_pose":
+            q, _ = self.robot.ik(action[:3], euler_to_mat(*action[3:6]), self._q_cmd)
+        else:
+            q = action[:6]
+        self.robot.command_joints(self.data, q, action[6])
+        self._q_cmd = self.data.ctrl[self.robot.arm_act].copy()
+        mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
+        self.handle.step_count += 1
+        self._last_eval = self.task.evaluate(self.handle)
+        success = bool(self._last_eval["success"])
+        return self._observation(), float(success), success, False, self._info()
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self.render_camera_image(self.render_camera)
+        return None
+
+    def close(self):
+        for r in self._renderers.values():
+            r.close()
+        self._renderers.clear()
+
+    # --- observation helpers ----------------------------------------------
+    def render_camera_image(self, name: str, segmentation: bool = False) -> np.ndarray:
+        """RGB (H, W, 3) uint8, or with ``segmentation`` MuJoCo's (H, W, 2) ids."""
+        spec = self.specs[check_choice("camera", name, self.specs)]
+        key = (spec.width, spec.height)
+        if key not in self._renderers:
+            self._renderers[key] = mujoco.Renderer(self.model, height=spec.height, width=spec.width)
+        r = self._renderers[key]
+        r.update_scene(self.data, camera=name)
+        if segmentation:
+            r.enable_segmentation_rendering()
+            try:
+                return r.render().copy()
+            finally:
+                r.disable_segmentation_rendering()
+        return r.render().copy()
+
+    def ee_state(self) -> np.ndarray:
+        pos, R = self.robot.ee_pose(self.data)
+        return np.concatenate([pos, mat_to_euler(R), [0.0, self.robot.gripper_opening(self.data)]])
+
+    def _observation(self) -> dict:
+        obs = {"images": {n: self.render_camera_image(n) for n in self.obs_cameras}} if self.obs_cameras else {}
+        return {
+            **obs,
+            "state": self.ee_state().astype(np.float32),
+            "joint_pos": self.data.qpos[np.r_[self.robot.arm_qadr, self.robot.finger_qadr]].astype(np.float32),
+            "instruction": self.task.instruction,
+        }
+
+    def _info(self) -> dict:
+        return {
+            "calibration": {n: self.calibration(n) for n in self.obs_cameras},
+            "object_poses": self.handle.object_poses(),
+            "roles": dict(self.task.roles),
+            "eval": dict(self._last_eval),
+            "success": bool(self._last_eval.get("success", False)),
+            "camera": self.perturbation.name,
+        }
