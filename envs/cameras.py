@@ -105,7 +105,7 @@ def make_perturbation(name: str, magnitude: float | None = None) -> CameraPertur
     return preset.build(preset.default if magnitude is None else float(magnitude))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Calibration:
     """Intrinsics ``K`` and extrinsics ``T_world_cam`` of one camera (OpenCV axes)."""
 
@@ -114,6 +114,14 @@ class Calibration:
     T_world_cam: np.ndarray
     width: int
     height: int
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Calibration):
+            return NotImplemented
+        return (self.name, self.width, self.height) == (other.name, other.width, other.height) \
+            and np.array_equal(self.K, other.K) and np.array_equal(self.T_world_cam, other.T_world_cam)
+
+    __hash__ = None  # mutable arrays inside: not hashable
 
     @classmethod
     def from_spec(cls, spec: CameraSpec) -> "Calibration":
