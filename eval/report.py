@@ -1,0 +1,107 @@
+"""Merge runs into a comparison table and plot: ``python -m eval.report DIR``.
+
+Finds every ``episodes.csv`` under DIR (a sweep folder, a folder of runs, or one
+run), recomputes success rates with Wilson 95% intervals, and writes into DIR:
+``comparison.csv`` (one row per task x camera x magnitude x calibration, one
+column block per agent) and ``comparison.png`` (success rate against camera
+perturbation, with error bars), then prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from envs.errors import BenchError
+from eval.store import summarize
+
+log = logging.getLogger("eval.report")
+ROW_KEYS = ["task", "camera", "magnitude", "calibration"]
+METRICS = ["success_rate", "ci_low", "ci_high", "n", "errors"]
+
+
+def load_episodes(root: Path) -> pd.DataFrame:
+    files = sorted(Path(root).rglob("episodes.csv"))
+    if not files:
+        raise BenchError(f"no episodes.csv under {root}; point eval.report at a run or sweep folder")
+    df = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files], ignore_index=True)
+    df["calibration"] = df["calibration"].astype(str).str.lower()
+    dup = df.duplicated(["agent", *ROW_KEYS, "episode"])
+    if dup.any():
+        log.warning("%d episodes appear in more than one run; keeping the first", int(dup.sum()))
+        df = df[~dup]
+    return df
+
+
+def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
+    wide = summary.pivot_table(index=ROW_KEYS, columns="agent", values=METRICS, aggfunc="first")
+    wide = wide.swaplevel(0, 1, axis=1)
+    agents = sorted(summary["agent"].unique())
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([agents, METRICS]))
+    wide.columns = [f"{a}:{m}" for a, m in wide.columns]
+    wide = wide.reset_index()
+    order = wide["camera"].ne("nominal")  # nominal rows first, then by name and magnitude
+    return wide.assign(_o=order).sort_values(["task", "_o", "camera", "magnitude", "calibration"]) \
+        .drop(columns="_o").reset_index(drop=True)
+
+
+def plot(summary: pd.DataFrame, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = summary.copy()
+    s["view"] = s.apply(lambda r: r.camera if r.camera == "nominal" else f"{r.camera} {r.magnitude:g}", axis=1)
+    views = sorted(s["view"].unique(), key=lambda v: (v != "nominal", v))
+    tasks = sorted(s["task"].unique())
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(5, 1.1 * len(views) + 2) * len(tasks), 4), squeeze=False)
+    series = sorted(s.groupby(["agent", "calibration"]).groups)
+    for ax, task in zip(axes[0], tasks):
+        for k, (agent, cal) in enumerate(series):
+            g = s[(s.task == task) & (s.agent == agent) & (s.calibration == cal)]
+            x = [views.index(v) + 0.08 * (k - (len(series) - 1) / 2) for v in g["view"]]
+            err = [g["success_rate"] - g["ci_low"], g["ci_high"] - g["success_rate"]]
+            ax.errorbar(x, g["success_rate"], yerr=err, fmt="o", capsize=3, label=f"{agent} (calib {cal})")
+        ax.set_xticks(range(len(views)), views, rotation=30, ha="right")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_title(f"task: {task}")
+        ax.set_ylabel("success rate (Wilson 95%)")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def report(root: Path) -> pd.DataFrame:
+    summary = summarize(load_episodes(root))
+    table = comparison_table(summary)
+    table.to_csv(root / "comparison.csv", index=False)
+    plot(summary, root / "comparison.png")
+    return table
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("dir", type=Path, help="a run folder, a sweep folder, or a folder of either")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    try:
+        table = report(args.dir)
+    except BenchError as e:
+        log.error("%s", e)
+        return 2
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.precision", 3):
+        log.info("%s", table.to_string(index=False))
+    log.info("wrote %s and %s", args.dir / "comparison.csv", args.dir / "comparison.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
