@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 MUJOCO_GL ?= egl
 export MUJOCO_GL
 
-.PHONY: setup run test test-fast bench clean
+.PHONY: setup run demo test test-fast bench clean
 
 setup: $(STAMP)
 	$(PY) scripts/check_gl.py
@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 	touch $@
 
 run: setup
+	$(PY) -m eval.run
+
+demo: setup
 	$(PY) -m eval.demo
 
 test: setup
@@ -33,6 +36,7 @@ test-fast: setup
 
 bench: setup
 	$(PY) scripts/bench_env.py
+	$(PY) scripts/bench_eval.py
 
 clean:
 	rm -rf $(VENV) results/runs outputs

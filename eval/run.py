@@ -33,10 +33,10 @@ def save_config(cfg: DictConfig, out_dir: Path) -> None:
     path = out_dir / "config.yaml"
     text = OmegaConf.to_yaml(cfg, resolve=True)
     if path.exists():
-        old = OmegaConf.load(path)
-        new = OmegaConf.create(text)
+        old = OmegaConf.to_container(OmegaConf.load(path))
+        new = OmegaConf.to_container(OmegaConf.create(text))
         for key in ("agent", "camera", "task", "scene", "seed", "max_steps"):
-            if key not in old or OmegaConf.to_container(old[key]) != OmegaConf.to_container(new[key]):
+            if old.get(key) != new[key]:
                 raise BenchError(f"{out_dir} holds a run with a different '{key}'; resume it with the same "
                                  f"settings or choose another out_dir")
     out_dir.mkdir(parents=True, exist_ok=True)

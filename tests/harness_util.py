@@ -1,0 +1,26 @@
+"""Helpers for running the harness CLI as users do (a subprocess per command)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+TIMING_COLUMNS = ["wall_s"]
+
+
+def run_cli(*args, module="eval.run", timeout=300, check=None):
+    proc = subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+    if check is not None:
+        assert proc.returncode == check, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def episodes(run_dir) -> pd.DataFrame:
+    return pd.read_csv(Path(run_dir) / "episodes.csv", keep_default_na=False)
+
+
+def without_timing(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=TIMING_COLUMNS).sort_values("episode").reset_index(drop=True)
