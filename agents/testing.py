@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from agents.oracle import OracleAgent
-from eval.episodes import FatalAgentError
+from envs.errors import FatalAgentError
 
 
 class FaultyOracle(OracleAgent):

@@ -19,3 +19,12 @@ def check_choice(kind: str, value: str, choices) -> str:
     if value not in choices:
         raise ConfigError(f"unknown {kind} {value!r}; valid choices: {', '.join(choices)}")
     return value
+
+
+class AgentError(BenchError):
+    """An agent could not produce an action for this episode."""
+
+
+class FatalAgentError(AgentError):
+    """An agent error no later episode can recover from (no key, bad key, retired model):
+    the harness stops the whole run at once instead of failing every episode."""

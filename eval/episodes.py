@@ -12,11 +12,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import envs
-from envs.errors import BenchError
+from envs.errors import BenchError, FatalAgentError
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,6 @@ NON_CONDITION_KEYS = ("success", "conditions_met", "held_steps")
 
 class EpisodeTimeout(BenchError):
     """An episode ran past ``episode_timeout_s`` of wall-clock time."""
-
-
-class FatalAgentError(BenchError):
-    """An agent error no later episode can recover from (bad key, retired model): stop the run."""
 
 
 def episode_seed(base_seed: int, index: int) -> int:
@@ -52,13 +49,24 @@ def make_env(cfg: DictConfig) -> gym.Env:
     )
 
 
-def make_agent(cfg: DictConfig, env: gym.Env):
+def make_agent(cfg: DictConfig, env: gym.Env | None = None):
+    """Build the agent from its ``_target_``; only agents declaring ``privileged`` get the env.
+
+    Construction must be cheap (load models lazily): the harness builds the
+    agent once up front so that a missing key or package fails before any episode.
+    """
     from eval.schema import AGENT_META_KEYS
 
     node = {k: v for k, v in plain(cfg.agent).items() if k not in AGENT_META_KEYS}
-    agent = instantiate(node, _convert_="all")
-    if getattr(agent, "privileged", False):
-        agent.bind(env)  # explicit privilege: only agents that declare it get the env
+    try:
+        agent = instantiate(node, _convert_="all")
+    except InstantiationException as e:  # surface our own errors (e.g. no API key) unwrapped
+        cause = e.__cause__
+        if isinstance(cause, BenchError):
+            raise cause from None
+        raise
+    if env is not None and getattr(agent, "privileged", False):
+        agent.bind(env)
     return agent
 
 

@@ -62,6 +62,8 @@ def run_all(cfg: DictConfig, out_dir: Path) -> dict[int, dict]:
     if rows:
         log.info("resuming %s: %d episodes on disk, %d to run", out_dir, len(rows), len(todo))
     workers = min(cfg.workers or os.cpu_count() or 1, max(len(todo), 1))
+    if todo and workers > 1:
+        make_agent(cfg)  # fail here, once, on a missing key or package, not in every worker
     ident = run_identity(cfg)
     bar = tqdm(total=cfg.episodes, initial=len(rows), desc=f"{ident['agent']} {ident['task']} {ident['camera']}",
                unit="ep", dynamic_ncols=True)

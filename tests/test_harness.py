@@ -15,6 +15,7 @@ from eval.episodes import episode_seed
 from harness_util import REPO, episodes, run_cli, without_timing
 
 FAULTY = "agent._target_=agents.testing.FaultyOracle"
+ORACLE = "agent=oracle"
 
 
 def test_run_writes_episodes_summary_and_config(tmp_path):
@@ -36,17 +37,17 @@ def test_run_writes_episodes_summary_and_config(tmp_path):
 
 def test_parallel_run_equals_serial_run(tmp_path):
     args = ["task=stack", "episodes=4", "seed=7"]
-    run_cli(*args, "workers=1", f"out_dir={tmp_path / 'serial'}", check=0)
-    run_cli(*args, "workers=2", f"out_dir={tmp_path / 'parallel'}", check=0)
+    run_cli(ORACLE, *args, "workers=1", f"out_dir={tmp_path / 'serial'}", check=0)
+    run_cli(ORACLE, *args, "workers=2", f"out_dir={tmp_path / 'parallel'}", check=0)
     pd.testing.assert_frame_equal(without_timing(episodes(tmp_path / "serial")),
                                   without_timing(episodes(tmp_path / "parallel")))
 
 
 def test_killed_run_resumes_to_the_same_rows(tmp_path):
     args = ["task=pick", "episodes=8", "workers=1", "agent.obs_cameras=[primary,third_person]"]
-    run_cli(*args, f"out_dir={tmp_path / 'whole'}", check=0)
+    run_cli(ORACLE, *args, f"out_dir={tmp_path / 'whole'}", check=0)
     part = tmp_path / "part"
-    cmd = [sys.executable, "-m", "eval.run", *args, f"out_dir={part}"]
+    cmd = [sys.executable, "-m", "eval.run", ORACLE, *args, f"out_dir={part}"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = part / "episodes.jsonl"
     deadline = time.time() + 120
@@ -57,7 +58,7 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path):
     done_before = len(log.read_text().splitlines())
     assert 4 <= done_before < 8, "the run was not interrupted midway"
     first_rows = episodes(part)
-    run_cli(*args, f"out_dir={part}", check=0)
+    run_cli(ORACLE, *args, f"out_dir={part}", check=0)
     resumed = episodes(part)
     pd.testing.assert_frame_equal(without_timing(resumed), without_timing(episodes(tmp_path / "whole")))
     kept = resumed.set_index("episode").loc[first_rows["episode"], "wall_s"]
@@ -65,14 +66,14 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path):
 
 
 def test_resume_refuses_a_folder_of_another_run(tmp_path):
-    run_cli("episodes=1", "workers=1", f"out_dir={tmp_path}", check=0)
-    proc = run_cli("episodes=1", "workers=1", "task=pick", f"out_dir={tmp_path}", check=2)
+    run_cli(ORACLE, "episodes=1", "workers=1", f"out_dir={tmp_path}", check=0)
+    proc = run_cli(ORACLE, "episodes=1", "workers=1", "task=pick", f"out_dir={tmp_path}", check=2)
     assert "different 'task'" in proc.stdout + proc.stderr
 
 
 def test_an_agent_error_becomes_one_error_row(tmp_path):
     bad = episode_seed(0, 2)
-    proc = run_cli(FAULTY, f"+agent.fail_on_seeds=[{bad}]", "episodes=4", "workers=2", f"out_dir={tmp_path}",
+    proc = run_cli(ORACLE, FAULTY, f"+agent.fail_on_seeds=[{bad}]", "episodes=4", "workers=2", f"out_dir={tmp_path}",
                    check=1)
     df = episodes(tmp_path)
     assert df["status"].tolist() == ["ok", "ok", "error", "ok"]
@@ -84,14 +85,14 @@ def test_an_agent_error_becomes_one_error_row(tmp_path):
 
 
 def test_fatal_agent_error_stops_the_run(tmp_path):
-    proc = run_cli(FAULTY, f"+agent.fatal_on_seeds=[{episode_seed(0, 1)}]", "episodes=6", "workers=1",
+    proc = run_cli(ORACLE, FAULTY, f"+agent.fatal_on_seeds=[{episode_seed(0, 1)}]", "episodes=6", "workers=1",
                    f"out_dir={tmp_path}", check=2)
     assert "injected fatal error" in proc.stdout + proc.stderr
     assert len(episodes(tmp_path)) == 1
 
 
 def test_hanging_episode_times_out(tmp_path):
-    run_cli(FAULTY, f"+agent.hang_on_seeds=[{episode_seed(0, 1)}]", "episodes=3", "workers=1",
+    run_cli(ORACLE, FAULTY, f"+agent.hang_on_seeds=[{episode_seed(0, 1)}]", "episodes=3", "workers=1",
             "episode_timeout_s=2", f"out_dir={tmp_path}", check=1)
     df = episodes(tmp_path)
     assert df["status"].tolist() == ["ok", "timeout", "ok"]
@@ -107,30 +108,30 @@ def test_hanging_episode_times_out(tmp_path):
     ("episodes=0", ["episodes must be >= 1"]),
 ])
 def test_bad_values_fail_at_start_naming_valid_choices(tmp_path, override, words):
-    proc = run_cli(override, f"out_dir={tmp_path}")
+    proc = run_cli(ORACLE, override, f"out_dir={tmp_path}")
     assert proc.returncode != 0
     assert all(w in proc.stdout + proc.stderr for w in words)
     assert not (tmp_path / "episodes.csv").exists()
 
 
 def test_stale_calibration_is_recorded(tmp_path):
-    run_cli("camera=shifted", "camera.calibration=nominal", "episodes=1", "workers=1", f"out_dir={tmp_path}",
+    run_cli(ORACLE, "camera=shifted", "camera.calibration=nominal", "episodes=1", "workers=1", f"out_dir={tmp_path}",
             check=0)
     row = episodes(tmp_path).iloc[0]
     assert (row["camera"], row["magnitude"], row["calibration"]) == ("shifted", 3.0, "nominal")
 
 
 def test_multirun_then_report(tmp_path):
-    run_cli("-m", "camera=nominal,shifted", "episodes=2", "workers=1", f"out_dir={tmp_path}", check=0)
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["camera=nominal", "camera=shifted"]
+    run_cli("-m", ORACLE, "camera=nominal,shifted", "episodes=2", "workers=1", f"out_dir={tmp_path}", check=0)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["agent=oracle,camera=nominal", "agent=oracle,camera=shifted"]
     proc = run_cli(tmp_path, module="eval.report", check=0)
     table = pd.read_csv(tmp_path / "comparison.csv")
     assert table[["camera", "oracle:success_rate", "oracle:n"]].values.tolist() == [
         ["nominal", 1.0, 2], ["shifted", 1.0, 2]]
     assert (tmp_path / "comparison.png").stat().st_size > 10_000
     assert "oracle:success_rate" in proc.stdout
-    run_cli(tmp_path / "camera=shifted", module="eval.report", check=0)  # a single run works too
-    assert len(pd.read_csv(tmp_path / "camera=shifted" / "comparison.csv")) == 1
+    run_cli(tmp_path / "agent=oracle,camera=shifted", module="eval.report", check=0)  # a single run works too
+    assert len(pd.read_csv(tmp_path / "agent=oracle,camera=shifted" / "comparison.csv")) == 1
 
 
 def test_report_on_empty_folder_says_what_to_do(tmp_path):
@@ -139,20 +140,20 @@ def test_report_on_empty_folder_says_what_to_do(tmp_path):
 
 
 def test_joblib_launcher_sweep(tmp_path):
-    run_cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "task=pick,stack", "episodes=1", "workers=1",
+    run_cli("-m", ORACLE, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "task=pick,stack", "episodes=1", "workers=1",
             f"out_dir={tmp_path}", check=0)
     assert len(list(tmp_path.glob("*/episodes.csv"))) == 2
 
 
 def test_submitit_slurm_launcher_config_resolves():
-    proc = run_cli("hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=120",
+    proc = run_cli(ORACLE, "hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=120",
                    "--cfg", "hydra", check=0)
     cfg = OmegaConf.create(proc.stdout).hydra.launcher
     assert cfg._target_.endswith("SlurmLauncher") and cfg.partition == "gpu" and cfg.timeout_min == 120
 
 
 def test_video_has_one_frame_per_step(tmp_path):
-    run_cli("task=pick", "episodes=1", "workers=1", "video=true", f"out_dir={tmp_path}", check=0)
+    run_cli(ORACLE, "task=pick", "episodes=1", "workers=1", "video=true", f"out_dir={tmp_path}", check=0)
     frames = iio.imread(tmp_path / "videos" / "episode_0000.mp4")
     assert frames.shape[0] == episodes(tmp_path).loc[0, "steps"] + 1
     assert frames.shape[1:] == (240, 640, 3)

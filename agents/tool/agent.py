@@ -1,0 +1,226 @@
+"""The tool agent: a reasoner decides what and where in the image; tools do the geometry.
+
+observe -> reasoner points at the objects and plans function calls
+(``move(x, y, high)``, ``setGripperState(opened)``) -> each point is lifted to
+3D with the calibration the env reports -> bounded-speed ``ee_pose`` motion ->
+each call answered with its real status -> after the plan, look again and
+check the outcome; if the task is not done, re-perceive and replan, up to
+``max_attempts`` times.
+
+The episode is a generator: ``act(obs)`` sends the observation in and gets the
+next action out, so the plan executes across control steps while the code
+reads top to bottom.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Generator, Mapping
+
+import numpy as np
+
+from agents.motion import BoundedMotion, MotionSettings
+from agents.oracle import closest_face_yaw
+from agents.tool.perception import footprint_yaw, parse_instruction
+from agents.tool.types import Call, CallResult, Detection, norm_to_pixel
+from envs.cameras import Calibration
+from envs.scene import BLOCK_HALF_SIZE_M, MAT_HALF_THICKNESS_M, TABLE_TOP_Z_M
+
+log = logging.getLogger(__name__)
+
+# Known object models (the bench's public scene description, not episode state).
+BLOCK_CENTRE_Z_M = TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M
+BLOCK_TOP_Z_M = TABLE_TOP_Z_M + 2 * BLOCK_HALF_SIZE_M
+MAT_TOP_Z_M = TABLE_TOP_Z_M + 2 * MAT_HALF_THICKNESS_M
+HOLDING_MIN_OPENING = 0.2  # fingers closed on a 4 cm cube stop near 0.6; on nothing near 0
+REACH_M = 0.45  # farther targets are refused with an error status
+
+
+@dataclass(frozen=True)
+class ToolSettings:
+    camera: str = "primary"
+    max_attempts: int = 3  # plan, execute, look, check; again if not done
+    max_rounds: int = 4  # reasoner turns per plan (function-calling loop)
+    max_calls: int = 24  # function calls executed per plan
+    travel_z_m: float = 0.12
+    carry_extra_z_m: float = 0.03  # travel higher while holding a cube
+    place_clearance_m: float = 0.008
+    grip_steps: int = 5
+    look_pose_m: tuple[float, float, float] = (0.05, 0.2, 0.3)  # out of the primary camera's view
+    match_radius_px: float = 40.0  # a move targets the detection within this distance
+    done_tol_m: float = 0.03  # outcome check: object within this distance of its goal
+    motion: MotionSettings = field(default_factory=MotionSettings)
+
+
+class ToolAgent:
+    def __init__(self, reasoner, settings: ToolSettings | None = None, control_freq: int = 10):
+        self.reasoner = reasoner
+        self.settings = settings or ToolSettings()
+        self.motion = BoundedMotion(control_freq, self.settings.motion)
+        self._gen: Generator | None = None
+        self._stats = {"attempts": 0, "calls_executed": 0, "call_errors": 0}
+
+    # --- agent contract ----------------------------------------------------
+    def reset(self, instruction: str, calibration: Mapping[str, Calibration]) -> None:
+        self.instruction = instruction
+        self.cal = calibration[self.settings.camera]
+        self.parsed = parse_instruction(instruction)
+        self.reasoner.reset()
+        self._gen, self.yaw, self.gripper, self.holding = None, 0.0, 1.0, False
+        self.known: dict[str, np.ndarray] = {}  # last 3D position of each labelled object
+
+    def act(self, obs: dict) -> np.ndarray:
+        if self._gen is None:
+            self._gen = self._episode(obs)
+            return next(self._gen)
+        return self._gen.send(obs)
+
+    def counters(self) -> dict:
+        out = {**self._stats, **self.reasoner.counters()}
+        self._stats = dict.fromkeys(self._stats, 0)
+        return out
+
+    # --- episode -----------------------------------------------------------
+    def _episode(self, obs: dict):
+        self.motion.reset(obs["state"][:3])
+        dets = None
+        for attempt in range(self.settings.max_attempts):
+            self._stats["attempts"] += 1
+            image = obs["images"][self.settings.camera]
+            dets = dets if dets is not None else self._perceive(image)
+            if not dets:
+                log.info("attempt %d: the reasoner found no objects", attempt + 1)
+            else:
+                obs = yield from self._run_plan(image, dets, obs)
+            obs = yield from self._retreat(obs)
+            dets = self._perceive(obs["images"][self.settings.camera])
+            if self._task_done(obs, dets):
+                break
+        while True:
+            obs = yield self.motion.action(self.yaw, self.gripper)
+
+    def _perceive(self, image: np.ndarray) -> list[Detection]:
+        dets = self.reasoner.point(image, self.instruction)
+        for d in dets:
+            z = MAT_TOP_Z_M if d.kind == "target" else BLOCK_CENTRE_Z_M
+            self.known[d.label] = self.cal.unproject(d.pixel[None], plane_z=z)[0]
+        return dets
+
+    def _run_plan(self, image, dets, obs):
+        calls = self.reasoner.start_plan(image, self.instruction, dets)
+        budget = self.settings.max_calls
+        for _ in range(self.settings.max_rounds):
+            if not calls:
+                break
+            results = []
+            for call in calls[:budget]:
+                obs, result = yield from self._execute(call, image, dets, obs)
+                results.append(result)
+            budget -= len(results)
+            if budget <= 0:
+                break
+            calls = self.reasoner.continue_plan(results)
+        return obs
+
+    # --- tools -------------------------------------------------------------
+    def _execute(self, call: Call, image, dets, obs):
+        self._stats["calls_executed"] += 1
+        try:
+            if call.name == "move":
+                goal, speed = self._move_goal(call, image, dets)
+                obs = yield from self._go(goal, speed, obs)
+                err = float(np.linalg.norm(obs["state"][:3] - goal))
+                status = "ok" if err < 0.02 else "error"
+                result = CallResult(call, status, {"reached_m": np.round(obs["state"][:3], 3).tolist(),
+                                                   "error_m": round(err, 4)})
+            elif call.name == "setGripperState":
+                self.gripper = 1.0 if _truthy(call.args.get("opened")) else 0.0
+                for _ in range(self.settings.grip_steps):
+                    obs = yield self.motion.action(self.yaw, self.gripper)
+                self.holding = self.gripper == 0.0 and obs["state"][7] > HOLDING_MIN_OPENING
+                result = CallResult(call, "ok", {"gripper_opening": round(float(obs["state"][7]), 3),
+                                                 "holding_object": bool(self.holding)})
+            else:
+                result = CallResult(call, "error", {"message": f"unknown function {call.name!r}; "
+                                                               "use move or setGripperState"})
+        except ToolError as e:
+            result = CallResult(call, "error", {"message": str(e)})
+        self._stats["call_errors"] += result.status != "ok"
+        return obs, result
+
+    def _move_goal(self, call: Call, image, dets) -> tuple[np.ndarray, float]:
+        s = self.settings
+        try:
+            x, y, high = float(call.args["x"]), float(call.args["y"]), _truthy(call.args.get("high", True))
+        except (KeyError, TypeError, ValueError):
+            raise ToolError("move needs numeric x, y (0-1000 image coordinates) and a boolean high")
+        pixel = norm_to_pixel(y, x, self.cal.width, self.cal.height)
+        det = _nearest(dets, pixel, s.match_radius_px)
+        z_plane = MAT_TOP_Z_M if det is None or det.kind == "target" else BLOCK_CENTRE_Z_M
+        xy = self.cal.unproject(pixel[None], plane_z=z_plane)[0, :2]
+        if np.linalg.norm(xy) > REACH_M:
+            raise ToolError(f"point ({x:.0f}, {y:.0f}) lies {np.linalg.norm(xy):.2f} m from the robot, out of reach")
+        if high:
+            return np.r_[xy, s.travel_z_m + (s.carry_extra_z_m if self.holding else 0.0)], s.motion.fast_m_s
+        if not self.holding and det is not None and det.kind == "block":
+            yaw = footprint_yaw(image, det, self.cal, BLOCK_TOP_Z_M)
+            if yaw is not None:
+                self.yaw = closest_face_yaw(yaw, xy)
+            return np.r_[xy, BLOCK_CENTRE_Z_M], s.motion.slow_m_s
+        on_block = det is not None and det.kind == "block"
+        z = BLOCK_CENTRE_Z_M + (2 * BLOCK_HALF_SIZE_M if on_block else 0.0)
+        return np.r_[xy, z + (s.place_clearance_m if self.holding else 0.0)], s.motion.slow_m_s
+
+    def _go(self, goal: np.ndarray, speed: float, obs):
+        self.motion.new_target()
+        while not self.motion.step(goal, speed, obs["state"][:3]):
+            obs = yield self.motion.action(self.yaw, self.gripper)
+        return obs
+
+    def _retreat(self, obs):
+        """Out of the camera's view to look again (holding on to a picked cube)."""
+        if self.holding and len(self.parsed.objects) == 1:
+            return obs
+        if self.holding:  # a plan that left the cube in the gripper: put it back down first
+            self.gripper = 1.0
+            for _ in range(self.settings.grip_steps):
+                obs = yield self.motion.action(self.yaw, self.gripper)
+            self.holding = False
+        up = np.r_[self.motion.cmd[:2], self.settings.travel_z_m]
+        obs = yield from self._go(up, self.settings.motion.fast_m_s, obs)
+        obs = yield from self._go(np.array(self.settings.look_pose_m), self.settings.motion.fast_m_s, obs)
+        return obs
+
+    def _task_done(self, obs, dets) -> bool:
+        """Outcome check from a fresh look (the same rule for every reasoner)."""
+        objs = self.parsed.labels
+        if len(objs) == 1:  # pick
+            return bool(self.holding and obs["state"][7] > HOLDING_MIN_OPENING)
+        if len(objs) < 2:
+            return False
+        moved = _by_label(dets, objs[0])
+        goal = self.known.get(objs[1])
+        if moved is None or goal is None:
+            return False
+        stacked = self.parsed.objects[1][1] == "block"
+        z = BLOCK_CENTRE_Z_M + (2 * BLOCK_HALF_SIZE_M if stacked else 0.0)
+        p = self.cal.unproject(moved.pixel[None], plane_z=z)[0]
+        return bool(np.linalg.norm(p[:2] - goal[:2]) < self.settings.done_tol_m)
+
+
+class ToolError(Exception):
+    """A call that cannot be carried out; its message goes back to the reasoner."""
+
+
+def _truthy(v) -> bool:
+    return v if isinstance(v, bool) else str(v).strip().lower() in ("true", "1", "yes", "open", "opened")
+
+
+def _nearest(dets, pixel, radius) -> Detection | None:
+    best = min(dets, key=lambda d: np.linalg.norm(d.pixel - pixel), default=None)
+    return best if best is not None and np.linalg.norm(best.pixel - pixel) <= radius else None
+
+
+def _by_label(dets, label: str) -> Detection | None:
+    return next((d for d in dets if d.label.lower() == label.lower()), None)

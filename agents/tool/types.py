@@ -1,0 +1,76 @@
+"""What reasoners and tools exchange: detections, function calls, call results.
+
+Image coordinates on the wire follow Gemini Robotics-ER: points ``[y, x]`` and
+boxes ``[ymin, xmin, ymax, xmax]`` normalised to 0-1000.  Inside the agent,
+pixels are ``(u, v)`` = (column, row) in the image the reasoner saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+NORM = 1000.0
+
+
+@dataclass
+class Detection:
+    label: str  # e.g. "red block", "blue target"
+    pixel: np.ndarray  # (u, v)
+    box: np.ndarray | None = None  # (umin, vmin, umax, vmax) in pixels
+
+    @property
+    def color(self) -> str | None:
+        words = self.label.lower().split()
+        return words[0] if words else None
+
+    @property
+    def kind(self) -> str:
+        """'target' for mats / targets, 'block' otherwise."""
+        return "target" if any(w in self.label.lower() for w in ("target", "mat")) else "block"
+
+
+@dataclass
+class Call:
+    """A function call of the plan: ``move(x, y, high)`` or ``setGripperState(opened)``."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None  # the model's call id, echoed in the function response
+
+
+@dataclass
+class CallResult:
+    call: Call
+    status: str  # "ok" | "error"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def response(self) -> dict[str, Any]:
+        return {"status": self.status, **self.detail}
+
+
+def norm_to_pixel(y: float, x: float, width: int, height: int) -> np.ndarray:
+    return np.array([x / NORM * width, y / NORM * height])
+
+
+def pixel_to_norm(pixel: np.ndarray, width: int, height: int) -> tuple[int, int]:
+    """(u, v) pixels -> (y, x) in 0-1000."""
+    return int(round(pixel[1] / height * NORM)), int(round(pixel[0] / width * NORM))
+
+
+def detection_from_wire(item: dict, width: int, height: int) -> Detection | None:
+    """One ``{"point": [y, x], "label": ..., "box_2d": [...]}`` item, or None if malformed."""
+    try:
+        y, x = (float(v) for v in item["point"])
+        label = str(item.get("label", "")).strip()
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (0 <= y <= NORM and 0 <= x <= NORM):
+        return None
+    box = None
+    if isinstance(item.get("box_2d"), (list, tuple)) and len(item["box_2d"]) == 4:
+        ymin, xmin, ymax, xmax = (float(v) for v in item["box_2d"])
+        box = np.array([xmin / NORM * width, ymin / NORM * height, xmax / NORM * width, ymax / NORM * height])
+    return Detection(label, norm_to_pixel(y, x, width, height), box)
