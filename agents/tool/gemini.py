@@ -189,7 +189,7 @@ class GeminiReasoner:
         self._stats["latency_s"] += time.perf_counter() - start
         self._stats["reasoner_calls"] += 1
         self._count_tokens(resp)
-        self.cache.put(key, resp.model_dump(mode="json", exclude_none=True, exclude={"sdk_http_response"}))
+        self.cache.put(key, resp.model_dump(mode="json", exclude_none=True, exclude={"sdk_http_response", "parsed"}))
         return resp
 
     def _count_tokens(self, resp) -> None:

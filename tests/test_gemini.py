@@ -1,0 +1,169 @@
+"""The real google-genai client against a local server speaking the generateContent wire format."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agents.tool import ToolAgent
+from agents.tool.gemini import GeminiReasoner, parse_json_lenient
+from agents.tool.perception import detect_color
+from agents.tool.types import CallResult
+from envs.errors import FatalAgentError
+from fake_gemini import THOUGHT_SIGNATURE, FakeGemini, error_body, text_reply
+from harness_util import episodes, run_cli
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key")
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_GEMINI_BASE_URL", raising=False)
+    with FakeGemini() as server:
+        yield server
+
+
+@pytest.fixture
+def scene(make_env):
+    env = make_env(task="place")
+    obs, info = env.reset(seed=1)
+    return env, obs, info
+
+
+def reasoner(fake, **kw):
+    return GeminiReasoner(base_url=fake.base_url, cache_dir=None, retry_initial_delay_s=0.05, **kw)
+
+
+def test_points_come_back_as_detections(fake, scene):
+    _, obs, _ = scene
+    image = obs["images"]["primary"]
+    dets = reasoner(fake).point(image, obs["instruction"])
+    assert [d.kind for d in dets] == ["block", "target"]
+    truth = detect_color(image, dets[0].color, "x")
+    assert np.linalg.norm(dets[0].pixel - truth.pixel) < 2.0 and dets[0].box is not None
+    path, body = fake.requests[0]
+    assert path.endswith("/models/gemini-robotics-er-2-preview:generateContent")
+    gen = body["generationConfig"]
+    assert gen["responseMimeType"] == "application/json" and gen["responseSchema"]["type"] == "ARRAY"
+    thinking = gen["thinkingConfig"]  # proto JSON: the SDK may send either field spelling
+    assert thinking.get("thinkingLevel", thinking.get("thinking_level")) == "LOW"
+    assert "inlineData" in body["contents"][0]["parts"][0]
+
+
+def test_plan_is_function_calls_and_results_go_back_with_the_signature(fake, scene):
+    _, obs, _ = scene
+    r = reasoner(fake)
+    image = obs["images"]["primary"]
+    dets = r.point(image, obs["instruction"])
+    calls = r.start_plan(image, obs["instruction"], dets)
+    assert [c.name for c in calls][:3] == ["setGripperState", "move", "move"] and calls[1].args["high"] is True
+    assert "tools" in fake.requests[-1][1]
+    results = [CallResult(c, "ok", {"reached_m": [0.2, 0.0, 0.1]}) for c in calls]
+    assert r.continue_plan(results) == []  # the model answers DONE
+    follow_up = fake.requests[-1][1]["contents"]
+    model_turn, answers = follow_up[1], follow_up[2]
+    assert model_turn["role"] == "model" and model_turn["parts"][0]["thoughtSignature"] == THOUGHT_SIGNATURE
+    sent = answers["parts"][0]["functionResponse"]
+    assert sent["id"] == "call-0" and sent["response"] == {"status": "ok", "reached_m": [0.2, 0.0, 0.1]}
+    assert r.counters()["reasoner_calls"] == 3 and r.counters()["tokens_in"] == 3000
+
+
+def test_a_dropped_thought_signature_is_refused_by_the_server(fake, scene):
+    _, obs, _ = scene
+    r = reasoner(fake)
+    image = obs["images"]["primary"]
+    calls = r.start_plan(image, obs["instruction"], r.point(image, obs["instruction"]))
+    r.history[-1].parts[0].thought_signature = None  # what a hand-rebuilt turn would lose
+    with pytest.raises(FatalAgentError, match="400"):
+        r.continue_plan([CallResult(calls[0], "ok")])
+
+
+def test_prose_instead_of_json_is_parsed_leniently(fake, scene):
+    _, obs, _ = scene
+    fake.push(200, text_reply('Sure! Here they are:\n```json\n[{"point": [500, 250], "label": "red block"}]\n```'))
+    dets = reasoner(fake).point(obs["images"]["primary"], obs["instruction"])
+    assert [d.label for d in dets] == ["red block"]
+    np.testing.assert_allclose(dets[0].pixel, [80, 120])
+    assert parse_json_lenient("no json here") is None
+
+
+def test_an_empty_list_means_nothing_found(fake, make_env):
+    for _ in range(3):
+        fake.push(200, text_reply("[]"))
+    env = make_env(task="pick", max_episode_steps=60)
+    agent = ToolAgent(reasoner(fake))
+    obs, info = env.reset(seed=0)
+    agent.reset(obs["instruction"], info["calibration"])
+    for _ in range(60):
+        obs, _, terminated, truncated, info = env.step(agent.act(obs))
+    c = agent.counters()
+    assert not info["success"] and c["calls_executed"] == 0 and c["attempts"] == 3
+
+
+def test_429_is_retried_then_succeeds(fake, scene):
+    _, obs, _ = scene
+    fake.push(429, error_body(429, "RESOURCE_EXHAUSTED", "Quota exceeded, retry later"))
+    dets = reasoner(fake).point(obs["images"]["primary"], obs["instruction"])
+    assert len(dets) == 2 and len(fake.requests) == 2
+
+
+@pytest.mark.parametrize("status, words", [(403, ["403", "key"]), (401, ["401", "key"]),
+                                           (400, ["400", "API key"])])
+def test_key_errors_stop_at_once(fake, scene, status, words):
+    _, obs, _ = scene
+    fake.push(status, error_body(status, "PERMISSION_DENIED", "API key not valid or not allowed"))
+    with pytest.raises(FatalAgentError) as err:
+        reasoner(fake).point(obs["images"]["primary"], obs["instruction"])
+    assert all(w in str(err.value) for w in words) and len(fake.requests) == 1  # no retries
+
+
+def test_a_retired_model_stops_at_once_naming_the_current_one(fake, scene):
+    _, obs, _ = scene
+    with pytest.raises(FatalAgentError, match="retired.*gemini-robotics-er-2-preview"):
+        reasoner(fake, model="gemini-robotics-er-1.6-preview").point(obs["images"]["primary"], obs["instruction"])
+
+
+def test_sdk_base_url_variable_is_honoured(fake, scene, monkeypatch):
+    _, obs, _ = scene
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.base_url)
+    GeminiReasoner(cache_dir=None).point(obs["images"]["primary"], obs["instruction"])
+    assert len(fake.requests) == 1
+
+
+def test_missing_key_is_one_clear_line(monkeypatch):
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    with pytest.raises(FatalAgentError, match="GEMINI_API_KEY.*agent=classic"):
+        GeminiReasoner()
+
+
+def test_answers_are_cached_on_disk(fake, scene, tmp_path):
+    _, obs, _ = scene
+    image = obs["images"]["primary"]
+    first = GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path)).point(image, obs["instruction"])
+    again = GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path))
+    second = again.point(image, obs["instruction"])
+    assert len(fake.requests) == 1 and again.counters()["cache_hits"] == 1 and again.counters()["reasoner_calls"] == 0
+    assert [d.label for d in first] == [d.label for d in second]
+    again.point(image[::-1].copy(), obs["instruction"])  # other image bytes: a new request
+    assert len(fake.requests) == 2
+
+
+def test_harness_runs_gemini_episodes_through_the_real_client(fake, tmp_path):
+    common = ["agent=gemini", f"agent.reasoner.base_url={fake.base_url}",
+              f"agent.reasoner.cache_dir={tmp_path / 'cache'}", "task=stack", "episodes=3", "workers=2"]
+    run_cli(*common, f"out_dir={tmp_path / 'a'}", check=0)
+    df = episodes(tmp_path / "a")
+    assert df["success"].all() and (df["reasoner_calls"] >= 2).all() and (df["tokens_in"] > 0).all()
+    n = len(fake.requests)
+    run_cli(*common, f"out_dir={tmp_path / 'b'}", check=0)  # a repeated evaluation costs no calls
+    again = episodes(tmp_path / "b")
+    assert len(fake.requests) == n and (again["reasoner_calls"] == 0).all() and (again["cache_hits"] > 0).all()
+    pd.testing.assert_series_equal(df["success"], again["success"])
+
+
+def test_harness_without_a_key_stops_before_any_episode(tmp_path, monkeypatch):
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    proc = run_cli("agent=gemini", "episodes=2", f"out_dir={tmp_path}", check=2)
+    assert "needs an API key" in proc.stderr + proc.stdout
+    assert not (tmp_path / "episodes.csv").exists() or len(episodes(tmp_path)) == 0

@@ -1,0 +1,84 @@
+"""Classic tools against the env's calibration and ground truth: pointing, lifting, footprint yaw, parsing."""
+
+import numpy as np
+import pytest
+
+from agents.tool.agent import BLOCK_CENTRE_Z_M, BLOCK_TOP_Z_M, MAT_TOP_Z_M
+from agents.tool.perception import detect_color, footprint_yaw, parse_instruction
+from agents.tool.types import detection_from_wire, norm_to_pixel, pixel_to_norm
+from envs.geometry import yaw_of_box
+from envs.tasks import TASKS
+
+
+@pytest.fixture
+def scene(make_env):
+    def _scene(camera="nominal", calibration="true", seed=0):
+        env = make_env(task="place", camera=camera, calibration=calibration,
+                       task_config={"num_distractor_blocks": 3})
+        obs, info = env.reset(seed=seed)
+        return env.unwrapped, obs["images"]["primary"], info["calibration"]["primary"]
+    return _scene
+
+
+@pytest.mark.parametrize("camera", ["nominal", "shifted", "rotated"])
+def test_segmented_blocks_lift_to_their_true_positions(scene, camera):
+    errors = []
+    for seed in range(3):
+        u, image, cal = scene(camera=camera, seed=seed)
+        for c in u.handle.active_blocks:
+            det = detect_color(image, c, f"{c} block")
+            assert det is not None, f"{c} block not found"
+            p = cal.unproject(det.pixel[None], plane_z=BLOCK_CENTRE_Z_M)[0]
+            errors.append(np.linalg.norm(p[:2] - u.handle.block_pos(c)[:2]))
+        for c in u.handle.active_mats:
+            det = detect_color(image, c, f"{c} target")
+            p = cal.unproject(det.pixel[None], plane_z=MAT_TOP_Z_M)[0]
+            errors.append(np.linalg.norm(p[:2] - u.handle.mat_pos(c)[:2]))
+    assert max(errors) < 0.008 and np.mean(errors) < 0.003
+
+
+def test_stale_calibration_misplaces_objects_by_centimetres(scene):
+    u, image, stale = scene(camera="shifted", calibration="nominal")
+    c = u.handle.active_blocks[0]
+    det = detect_color(image, c, "x block")
+    p = stale.unproject(det.pixel[None], plane_z=BLOCK_CENTRE_Z_M)[0]
+    assert np.linalg.norm(p[:2] - u.handle.block_pos(c)[:2]) > 0.02
+
+
+def test_footprint_yaw_matches_the_cube(scene):
+    errs = []
+    for seed in range(6):
+        u, image, cal = scene(seed=seed)
+        for c in u.handle.active_blocks:
+            yaw = footprint_yaw(image, detect_color(image, c, f"{c} block"), cal, BLOCK_TOP_Z_M)
+            true = yaw_of_box(u.handle.block_rot(c))
+            errs.append(np.rad2deg(abs((yaw - true + np.pi / 4) % (np.pi / 2) - np.pi / 4)))
+    assert max(errs) < 10 and np.median(errs) < 2
+
+
+def test_detect_color_ignores_the_table_and_missing_colours(make_env):
+    env = make_env(task="pick", task_config={"num_distractor_blocks": 1, "num_distractor_mats": 0})
+    obs, _ = env.reset(seed=0)
+    u, image = env.unwrapped, obs["images"]["primary"]
+    missing = [c for c in ("red", "green", "blue", "yellow", "purple", "orange")
+               if c not in u.handle.active_blocks + u.handle.active_mats]
+    assert len(missing) == 4 and all(detect_color(image, c, "x") is None for c in missing)
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_every_paraphrase_parses_to_the_task_roles(task):
+    cls = TASKS[task]
+    roles = {"block": "red", "base": "green", "target": "blue"}
+    kinds = {"block": "block", "base": "block", "target": "target"}
+    expected = [(roles[r], kinds[r]) for r in (*cls.role_blocks, *cls.role_mats)]
+    for template in cls.templates:
+        assert list(parse_instruction(template.format(**roles)).objects) == expected, template
+
+
+def test_wire_format_round_trip():
+    assert pixel_to_norm(norm_to_pixel(250, 750, 320, 240), 320, 240) == (250, 750)
+    det = detection_from_wire({"point": [500, 250], "label": "red block", "box_2d": [400, 200, 600, 300]}, 320, 240)
+    np.testing.assert_allclose(det.pixel, [80, 120])
+    np.testing.assert_allclose(det.box, [64, 96, 96, 144])
+    assert det.kind == "block" and detection_from_wire({"label": "x"}, 320, 240) is None
+    assert detection_from_wire({"point": [1200, 5], "label": "x"}, 320, 240) is None
