@@ -9,7 +9,9 @@ Action modes (``control_mode``):
 Physics runs at 500 Hz (Menagerie's 2 ms step); one ``step`` holds the command
 for ``500 / control_freq`` physics steps (default 10 Hz: 50 substeps).
 
-Observation: ``images`` (uint8 HxWx3 per camera in ``obs_cameras``), ``state``
+Observation: ``images`` (uint8 HxWx3 per camera in ``obs_cameras``), ``depth``
+(float32 HxW metres along each camera's z axis, per camera in ``depth_cameras``;
+absent by default), ``state``
 (8-D BridgeData layout: end-effector x, y, z, roll, pitch, yaw, a zero pad,
 gripper opening), ``joint_pos`` (6 arm joints + 2 fingers), ``instruction``.
 ``info``: ``calibration`` (what the agent is told, per camera), ``object_poses``
@@ -54,6 +56,7 @@ class WidowXTabletopEnv(gym.Env):
         control_mode: str = "ee_pose",
         control_freq: int = 10,
         obs_cameras: Sequence[str] = ("primary",),
+        depth_cameras: Sequence[str] = (),
         perturbed_cameras: Sequence[str] = ("primary",),
         cameras: Sequence[CameraSpec] = DEFAULT_CAMERAS,
         scene: SceneConfig | dict | None = None,
@@ -70,11 +73,12 @@ class WidowXTabletopEnv(gym.Env):
         self.perturbation = camera if isinstance(camera, CameraPerturbation) \
             else make_perturbation(camera, camera_magnitude)
         self.nominal_specs = {c.name: c for c in cameras}
-        for name in (*obs_cameras, *perturbed_cameras, render_camera):
+        for name in (*obs_cameras, *depth_cameras, *perturbed_cameras, render_camera):
             check_choice("camera", name, self.nominal_specs)
         self.specs = {n: self.perturbation.apply(c) if n in perturbed_cameras else c
                       for n, c in self.nominal_specs.items()}
-        self.obs_cameras, self.render_mode, self.render_camera = tuple(obs_cameras), render_mode, render_camera
+        self.obs_cameras, self.depth_cameras = tuple(obs_cameras), tuple(depth_cameras)
+        self.render_mode, self.render_camera = render_mode, render_camera
         self.control_freq, self.n_substeps = control_freq, PHYSICS_HZ // control_freq
         self.metadata = {**self.metadata, "render_fps": control_freq}
 
@@ -108,6 +112,9 @@ class WidowXTabletopEnv(gym.Env):
             n: spaces.Box(0, 255, (self.specs[n].height, self.specs[n].width, 3), np.uint8) for n in self.obs_cameras
         })
         obs = {"images": images} if self.obs_cameras else {}  # obs_cameras=(): no rendering at all
+        if self.depth_cameras:
+            obs["depth"] = spaces.Dict({n: spaces.Box(0, np.inf, (self.specs[n].height, self.specs[n].width), np.float32)
+                                        for n in self.depth_cameras})
         return spaces.Dict({
             **obs,
             "state": spaces.Box(-np.inf, np.inf, (8,), np.float32),
@@ -168,21 +175,25 @@ class WidowXTabletopEnv(gym.Env):
         self._renderers.clear()
 
     # --- observation helpers ----------------------------------------------
-    def render_camera_image(self, name: str, segmentation: bool = False) -> np.ndarray:
-        """RGB (H, W, 3) uint8, or with ``segmentation`` MuJoCo's (H, W, 2) ids."""
+    def render_camera_image(self, name: str, segmentation: bool = False, depth: bool = False) -> np.ndarray:
+        """RGB (H, W, 3) uint8; with ``segmentation`` MuJoCo's (H, W, 2) ids; with ``depth``
+        (H, W) float32 metres along the camera's z axis."""
         spec = self.specs[check_choice("camera", name, self.specs)]
         key = (spec.width, spec.height)
         if key not in self._renderers:
             self._renderers[key] = mujoco.Renderer(self.model, height=spec.height, width=spec.width)
         r = self._renderers[key]
         r.update_scene(self.data, camera=name)
-        if segmentation:
-            r.enable_segmentation_rendering()
-            try:
-                return r.render().copy()
-            finally:
-                r.disable_segmentation_rendering()
-        return r.render().copy()
+        if not (segmentation or depth):
+            return r.render().copy()
+        enable, disable = (r.enable_segmentation_rendering, r.disable_segmentation_rendering) if segmentation \
+            else (r.enable_depth_rendering, r.disable_depth_rendering)
+        enable()
+        try:
+            out = r.render().copy()
+        finally:
+            disable()
+        return out.astype(np.float32) if depth else out
 
     def ee_state(self) -> np.ndarray:
         pos, R = self.robot.ee_pose(self.data)
@@ -190,6 +201,8 @@ class WidowXTabletopEnv(gym.Env):
 
     def _observation(self) -> dict:
         obs = {"images": {n: self.render_camera_image(n) for n in self.obs_cameras}} if self.obs_cameras else {}
+        if self.depth_cameras:
+            obs["depth"] = {n: self.render_camera_image(n, depth=True) for n in self.depth_cameras}
         return {
             **obs,
             "state": self.ee_state().astype(np.float32),

@@ -45,7 +45,8 @@ def make_env(cfg: DictConfig) -> gym.Env:
         envs.ENV_ID, task=task.pop("name"), task_config=task,
         camera=camera["name"], camera_magnitude=camera["magnitude"], calibration=camera["calibration"],
         control_freq=scene.pop("control_freq"), scene=scene,
-        obs_cameras=tuple(cfg.agent.get("obs_cameras", ["primary"])), max_episode_steps=cfg.max_steps,
+        obs_cameras=tuple(cfg.agent.get("obs_cameras", ["primary"])),
+        depth_cameras=tuple(cfg.agent.get("depth_cameras", [])), max_episode_steps=cfg.max_steps,
     )
 
 

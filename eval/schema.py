@@ -23,7 +23,7 @@ TaskName = Enum("TaskName", {n: n for n in sorted(TASKS)})
 CameraName = Enum("CameraName", {n: n for n in PERTURBATIONS})
 VisualPreset = Enum("VisualPreset", {n: n for n in VISUAL_PRESETS})
 CALIBRATIONS = ("true", "nominal")
-AGENT_META_KEYS = ("name", "obs_cameras")  # harness keys of the agent node, not constructor arguments
+AGENT_META_KEYS = ("name", "obs_cameras", "depth_cameras")  # harness keys of the agent node, not constructor arguments
 
 
 @dataclass

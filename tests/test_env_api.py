@@ -118,3 +118,16 @@ def test_render_rgb_array_is_third_person(make_env):
     env.reset(seed=0)
     frame = env.render()
     np.testing.assert_array_equal(frame, env.unwrapped.render_camera_image("third_person"))
+
+
+def test_depth_observation_is_metric_and_checked(make_env):
+    env = make_env(task="pick", depth_cameras=("primary",))
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    u = env.unwrapped
+    depth = obs["depth"]["primary"]
+    assert depth.dtype == np.float32 and depth.shape == (240, 320)
+    cal = u.calibration("primary")
+    block = u.handle.block_pos(u.task.roles["block"]) + [0, 0, 0.02]  # centre of its top face
+    col, row = np.round(cal.project(block[None])[0]).astype(int)
+    assert cal.to_camera(block[None])[0, 2] == pytest.approx(depth[row, col], abs=2e-3)

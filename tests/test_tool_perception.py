@@ -82,3 +82,29 @@ def test_wire_format_round_trip():
     np.testing.assert_allclose(det.box, [64, 96, 96, 144])
     assert det.kind == "block" and detection_from_wire({"label": "x"}, 320, 240) is None
     assert detection_from_wire({"point": [1200, 5], "label": "x"}, 320, 240) is None
+
+
+def test_depth_lifts_a_cube_resting_on_a_cube(make_env):
+    """Known heights assume the table; a depth image measures where the cube really rests."""
+    import mujoco
+
+    from agents.tool import ToolAgent
+    from agents.tool.classic import ClassicReasoner
+
+    env = make_env(task="stack", depth_cameras=("primary",))
+    obs, info = env.reset(seed=0)
+    u = env.unwrapped
+    top, base = u.task.roles["block"], u.task.roles["base"]
+    on_base = u.handle.block_pos(base) + [0, 0, 0.04]
+    u.handle.set_block_pose(top, on_base, 0.0)
+    mujoco.mj_forward(u.model, u.data)
+    obs = u._observation()
+    agent = ToolAgent(ClassicReasoner())
+    agent.reset(obs["instruction"], info["calibration"])
+    det = detect_color(obs["images"]["primary"], top, f"{top} block")
+    agent.depth = obs["depth"]["primary"]
+    with_depth = agent._lift(det.pixel, "block")
+    agent.depth = None
+    without = agent._lift(det.pixel, "block")
+    assert np.linalg.norm(with_depth - on_base) < 0.006
+    assert np.linalg.norm(without[:2] - on_base[:2]) > 0.015  # the table-height assumption misplaces it

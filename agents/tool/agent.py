@@ -67,7 +67,7 @@ class ToolAgent:
         self.cal = calibration[self.settings.camera]
         self.parsed = parse_instruction(instruction)
         self.reasoner.reset()
-        self._gen, self.yaw, self.gripper, self.holding = None, 0.0, 1.0, False
+        self._gen, self.yaw, self.gripper, self.holding, self.depth = None, 0.0, 1.0, False, None
         self.known: dict[str, np.ndarray] = {}  # last 3D position of each labelled object
 
     def act(self, obs: dict) -> np.ndarray:
@@ -88,24 +88,41 @@ class ToolAgent:
         for attempt in range(self.settings.max_attempts):
             self._stats["attempts"] += 1
             image = obs["images"][self.settings.camera]
-            dets = dets if dets is not None else self._perceive(image)
+            dets = dets if dets is not None else self._perceive(obs)
             if not dets:
                 log.info("attempt %d: the reasoner found no objects", attempt + 1)
             else:
                 obs = yield from self._run_plan(image, dets, obs)
             obs = yield from self._retreat(obs)
-            dets = self._perceive(obs["images"][self.settings.camera])
+            dets = self._perceive(obs)
             if self._task_done(obs, dets):
                 break
         while True:
             obs = yield self.motion.action(self.yaw, self.gripper)
 
-    def _perceive(self, image: np.ndarray) -> list[Detection]:
-        dets = self.reasoner.point(image, self.instruction)
+    def _perceive(self, obs: dict) -> list[Detection]:
+        """Ask the reasoner for points; remember each object's 3D position."""
+        self.depth = obs.get("depth", {}).get(self.settings.camera)  # the depth of the image pointed at
+        dets = self.reasoner.point(obs["images"][self.settings.camera], self.instruction)
         for d in dets:
-            z = MAT_TOP_Z_M if d.kind == "target" else BLOCK_CENTRE_Z_M
-            self.known[d.label] = self.cal.unproject(d.pixel[None], plane_z=z)[0]
+            self.known[d.label] = self._lift(d.pixel, d.kind)
         return dets
+
+    def _lift(self, pixel: np.ndarray, kind: str) -> np.ndarray:
+        """Pixel -> 3D: the ray meets the plane of the object's centre height.
+
+        Without depth the height is the known resting one (cube centre 2 cm,
+        mat 1 mm); with a depth image it is measured (the surface under the
+        pixel, minus half a cube for blocks), so a cube on a cube lifts right.
+        """
+        z = MAT_TOP_Z_M if kind == "target" else BLOCK_CENTRE_Z_M
+        if self.depth is not None:
+            h, w = self.depth.shape
+            u, v = np.clip(np.round(pixel).astype(int), 0, [w - 1, h - 1])
+            d = float(np.median(self.depth[max(v - 2, 0):v + 3, max(u - 2, 0):u + 3]))
+            surface_z = self.cal.unproject(pixel[None], depth=d)[0, 2]
+            z = surface_z - (0.0 if kind == "target" else BLOCK_HALF_SIZE_M)
+        return self.cal.unproject(pixel[None], plane_z=z)[0]
 
     def _run_plan(self, image, dets, obs):
         calls = self.reasoner.start_plan(image, self.instruction, dets)
@@ -157,8 +174,7 @@ class ToolAgent:
             raise ToolError("move needs numeric x, y (0-1000 image coordinates) and a boolean high")
         pixel = norm_to_pixel(y, x, self.cal.width, self.cal.height)
         det = _nearest(dets, pixel, s.match_radius_px)
-        z_plane = MAT_TOP_Z_M if det is None or det.kind == "target" else BLOCK_CENTRE_Z_M
-        xy = self.cal.unproject(pixel[None], plane_z=z_plane)[0, :2]
+        xy = self._lift(pixel, "target" if det is None else det.kind)[:2]
         if np.linalg.norm(xy) > REACH_M:
             raise ToolError(f"point ({x:.0f}, {y:.0f}) lies {np.linalg.norm(xy):.2f} m from the robot, out of reach")
         if high:
