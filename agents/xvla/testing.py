@@ -1,0 +1,42 @@
+"""A deterministic stand-in policy with the X-VLA WidowX interface (for tests and demos).
+
+It reads the ee6d state it is given (interleaved 6-D rotation) and returns a
+chunk that moves the end effector in a straight line to a fixed goal with the
+gripper pointing down, gripper open: a known answer that exercises every
+convention of the contract, the server and the agent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents.xvla.contract import IMAGE_KEY, STATE_KEY
+
+
+class ReachPolicy:
+    def __init__(self, goal_m=(0.25, 0.05, 0.12), chunk_size: int = 8, n_action_steps: int = 4,
+                 image_size=(64, 64), state_dim: int = 20, step_m: float = 0.02):
+        self.goal = np.asarray(goal_m, float)
+        self.chunk_size, self.n_action_steps, self.step_m = chunk_size, n_action_steps, step_m
+        self.image_size, self.state_dim = tuple(image_size), state_dim
+        self.calls = 0
+
+    def describe(self) -> dict:
+        return {"policy_type": "reach_test_policy", "image_keys": [IMAGE_KEY], "image_size": list(self.image_size),
+                "state_dim": self.state_dim, "chunk_size": self.chunk_size, "n_action_steps": self.n_action_steps,
+                "action_dim": 20}
+
+    def reset(self, seed: int | None = None) -> None:
+        self.calls = 0
+
+    def predict(self, inputs: dict) -> np.ndarray:
+        image, state = inputs[IMAGE_KEY], np.asarray(inputs[STATE_KEY], float)
+        if image.shape[:2] != self.image_size or state.shape != (self.state_dim,):
+            raise ValueError(f"inputs do not match the policy: image {image.shape}, state {state.shape}")
+        self.calls += 1
+        pos, rows = state[:3], []
+        for _ in range(self.chunk_size):
+            delta = self.goal - pos
+            pos = pos + delta * min(1.0, self.step_m / max(np.linalg.norm(delta), 1e-9))
+            rows.append(np.concatenate([pos, [1, 0, 0, 1, 0, 0], [0.0], np.zeros(10)]))
+        return np.asarray(rows, np.float32)
