@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 MUJOCO_GL ?= egl
 export MUJOCO_GL
 
-.PHONY: setup run demo test test-fast bench clean
+.PHONY: setup run demo test test-fast test-xvla bench clean
 
 setup: $(STAMP)
 	$(PY) scripts/check_gl.py
@@ -38,5 +38,18 @@ bench: setup
 	$(PY) scripts/bench_env.py
 	$(PY) scripts/bench_eval.py
 
+# Optional LeRobot / X-VLA environment: Python 3.12 (LeRobot 0.6.1 needs it), about 5 GB, offline tests.
+PYTHON312 ?= $(shell command -v python3.12 || ls -d $$HOME/.pyenv/versions/3.12*/bin/python 2>/dev/null | tail -n 1)
+XVLA_VENV := .venv-xvla
+
+$(XVLA_VENV)/.installed: pyproject.toml constraints-xvla.txt
+	@test -n "$(PYTHON312)" || { echo "test-xvla needs Python 3.12 (python3.12 on PATH, or PYTHON312=/path/to/python3.12)"; exit 1; }
+	test -x $(XVLA_VENV)/bin/python || $(PYTHON312) -m venv $(XVLA_VENV)
+	$(XVLA_VENV)/bin/pip install -q -c constraints-xvla.txt -e '.[xvla,dev]'
+	touch $@
+
+test-xvla: $(XVLA_VENV)/.installed
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(XVLA_VENV)/bin/python -m pytest -q tests_xvla
+
 clean:
-	rm -rf $(VENV) results/runs outputs
+	rm -rf $(VENV) $(XVLA_VENV) results/runs outputs

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Sequence
 
 import mujoco
-import numpy as np
 
 from envs.cameras import CameraSpec, mujoco_quat
 from envs.errors import ConfigError, check_choice
