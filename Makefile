@@ -39,7 +39,8 @@ bench: setup
 	$(PY) scripts/bench_eval.py
 
 # Optional LeRobot / X-VLA environment: Python 3.12 (LeRobot 0.6.1 needs it), about 5 GB, offline tests.
-PYTHON312 ?= $(shell command -v python3.12 || ls -d $$HOME/.pyenv/versions/3.12*/bin/python 2>/dev/null | tail -n 1)
+PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v $$p; break; }; done)
 XVLA_VENV := .venv-xvla
 
 $(XVLA_VENV)/.installed: pyproject.toml constraints-xvla.txt
