@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from envs.cameras import CameraPerturbation
 from envs.errors import ConfigError, SimulationError
 
 
@@ -75,3 +76,19 @@ def choose_colors(rng: np.random.Generator, palette: list[str], n: int) -> list[
     if n > len(palette):
         raise ConfigError(f"scene needs {n} distinct colours but the palette has {len(palette)}: {palette}")
     return [palette[i] for i in rng.choice(len(palette), size=n, replace=False)]
+
+
+@dataclass(frozen=True)
+class ViewpointRange:
+    """Named ranges of a random camera perturbation (viewpoint randomization)."""
+
+    orbit_deg: Range = Range(-15.0, 15.0)
+    shift_right_m: Range = Range(-0.03, 0.03)
+    distance_scale: Range = Range(0.9, 1.15)
+    fovy_delta_deg: Range = Range(-3.0, 3.0)
+
+    def sample(self, rng: np.random.Generator) -> CameraPerturbation:
+        return CameraPerturbation(name="random", orbit_deg=self.orbit_deg.sample(rng),
+                                  distance_scale=self.distance_scale.sample(rng),
+                                  shift_right_m=self.shift_right_m.sample(rng),
+                                  fovy_delta_deg=self.fovy_delta_deg.sample(rng))

@@ -28,7 +28,8 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from envs.cameras import DEFAULT_CAMERAS, Calibration, CameraPerturbation, CameraSpec, make_perturbation
+from envs.cameras import (DEFAULT_CAMERAS, Calibration, CameraPerturbation, CameraSpec, make_perturbation,
+                          mujoco_quat)
 from envs.errors import ConfigError, check_choice
 from envs.geometry import euler_to_mat, mat_to_euler
 from envs.objects import SceneHandle
@@ -75,6 +76,7 @@ class WidowXTabletopEnv(gym.Env):
         self.nominal_specs = {c.name: c for c in cameras}
         for name in (*obs_cameras, *depth_cameras, *perturbed_cameras, render_camera):
             check_choice("camera", name, self.nominal_specs)
+        self.perturbed_cameras = tuple(perturbed_cameras)
         self.specs = {n: self.perturbation.apply(c) if n in perturbed_cameras else c
                       for n, c in self.nominal_specs.items()}
         self.obs_cameras, self.depth_cameras = tuple(obs_cameras), tuple(depth_cameras)
@@ -128,6 +130,19 @@ class WidowXTabletopEnv(gym.Env):
         check_choice("camera", name, self.specs)
         spec = self.specs[name] if self.calibration_mode == "true" else self.nominal_specs[name]
         return spec.calibration()
+
+    def set_camera_perturbation(self, perturbation: CameraPerturbation) -> None:
+        """Move the perturbed cameras at once, without recompiling (e.g. per-episode viewpoint
+        randomization when recording demonstrations); the resolution stays as it is."""
+        for name in self.perturbed_cameras:
+            spec = perturbation.apply(self.nominal_specs[name])
+            cam = self.model.camera(name).id
+            self.model.cam_pos[cam] = spec.position
+            self.model.cam_quat[cam] = mujoco_quat(spec)
+            self.model.cam_fovy[cam] = spec.fovy
+            self.specs[name] = spec
+        self.perturbation = perturbation
+        mujoco.mj_kinematics(self.model, self.data)
 
     def true_calibration(self, name: str = "primary") -> Calibration:
         """The camera's real calibration (ground truth; privileged)."""

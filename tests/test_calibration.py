@@ -138,3 +138,24 @@ def test_perturbation_leaves_other_cameras_alone(make_env):
     assert u.true_calibration("third_person") == THIRD_PERSON.calibration()
     assert u.true_calibration("primary") != PRIMARY.calibration()
     assert dataclasses.replace(PRIMARY) == PRIMARY
+
+
+def test_camera_can_move_between_episodes_and_stays_calibrated(make_env):
+    import numpy as np
+
+    from envs.randomization import ViewpointRange
+
+    env = make_env(task="place")
+    u = env.unwrapped
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        pert = ViewpointRange().sample(rng)
+        u.set_camera_perturbation(pert)
+        env.reset(seed=3)
+        cal = u.calibration("primary")
+        assert cal == pert.apply(PRIMARY).calibration()
+        seg = u.render_camera_image("primary", segmentation=True)
+        visible = _visible_blocks(u, seg)
+        assert visible
+        for color, centroid in visible:
+            assert np.linalg.norm(cal.project(u.handle.block_pos(color)[None])[0] - centroid) < 2.0
