@@ -82,3 +82,28 @@ def validate(cfg: DictConfig) -> None:
     if not agent or "_target_" not in agent or "name" not in agent:
         raise ConfigError("agent config needs 'name' and '_target_'; choose one with agent=<name> "
                           "(see conf/agent/)")
+
+
+@dataclass
+class RecordConf:
+    """``python -m eval.record``: oracle demonstrations written as a LeRobotDataset."""
+
+    agent: Any = field(default_factory=dict)
+    camera: CameraConf = field(default_factory=CameraConf)
+    task: TaskConf = field(default_factory=TaskConf)
+    scene: SceneConf = field(default_factory=SceneConf)
+    episodes: int = 200  # attempted episodes; failed ones are not written
+    seed: int = 0
+    max_steps: int = 200
+    cameras: list = field(default_factory=lambda: ["primary"])  # views written as observation.images.<name>
+    use_videos: bool = True  # mp4 (LeRobot's default) or PNG frames
+    viewpoint_randomization: bool = False  # a random camera perturbation per episode (envs.randomization)
+    repo_id: Optional[str] = None  # null: local/widowx_<task>
+    out_dir: str = "results/datasets/${now:%Y-%m-%d_%H-%M-%S}"
+    workers: Optional[int] = 1  # recording is serial; kept for a config shared with eval.run
+    video: bool = False
+    episode_timeout_s: Optional[float] = None
+
+
+def register_record() -> None:
+    ConfigStore.instance().store(name="record_schema", node=RecordConf)

@@ -1,0 +1,135 @@
+"""Record oracle demonstrations as a LeRobotDataset: ``python -m eval.record task=place episodes=200``.
+
+Runs in the LeRobot environment (``.venv-xvla``, Python 3.12; ``make test-xvla``
+creates it).  Writes with LeRobot's own writer into ``<out_dir>/dataset``:
+
+- ``observation.images.<camera>`` per camera in ``cameras`` (video or PNG),
+- ``observation.state``: the env's 8-D BridgeData layout (x, y, z, roll, pitch,
+  yaw, pad, gripper opening),
+- ``action``: the env's ``ee_pose`` action (x, y, z, roll, pitch, yaw, gripper
+  opening in [0, 1]; the ``pinch`` frame in the robot base frame, metres and
+  radians, R = Rz(yaw) Ry(pitch) Rx(roll)); the names are in the dataset's
+  ``meta/info.json``,
+- the instruction (its paraphrase) as the episode's task, ``fps`` = control rate.
+
+Only successful episodes are written.  ``record_log.jsonl`` lists every
+attempted episode (seed, kept or not, frames); a re-run with the same
+``out_dir`` resumes after the last logged episode.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import hydra
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from envs.errors import BenchError
+from envs.randomization import ViewpointRange
+from eval import schema
+from eval.episodes import episode_seed, make_agent, make_env, plain
+
+log = logging.getLogger("eval.record")
+schema.register_record()
+
+STATE_NAMES = ["x", "y", "z", "roll", "pitch", "yaw", "pad", "gripper"]
+ACTION_NAMES = ["x", "y", "z", "roll", "pitch", "yaw", "gripper"]
+
+
+def features(env, cameras, use_videos: bool) -> dict:
+    u = env.unwrapped
+    feats = {f"observation.images.{c}": {"dtype": "video" if use_videos else "image",
+                                         "shape": (u.specs[c].height, u.specs[c].width, 3),
+                                         "names": ["height", "width", "channels"]} for c in cameras}
+    feats["observation.state"] = {"dtype": "float32", "shape": (8,), "names": STATE_NAMES}
+    feats["action"] = {"dtype": "float32", "shape": (7,), "names": ACTION_NAMES}
+    return feats
+
+
+def open_dataset(cfg: DictConfig, env, root: Path):
+    try:
+        from lerobot.datasets.lerobot_dataset import LeRobotDataset
+    except ImportError as e:
+        raise BenchError("eval.record needs LeRobot (Python >= 3.12): run `make test-xvla` once to create "
+                         ".venv-xvla, then .venv-xvla/bin/python -m eval.record ...") from e
+    repo_id = cfg.repo_id or f"local/widowx_{plain(cfg.task)['name']}"
+    if (root / "meta" / "info.json").exists():
+        return LeRobotDataset.resume(repo_id, root=root)
+    return LeRobotDataset.create(repo_id, fps=env.unwrapped.control_freq, root=root, robot_type="wx250s",
+                                 features=features(env, list(cfg.cameras), cfg.use_videos),
+                                 use_videos=cfg.use_videos)
+
+
+def rollout_frames(env, agent, seed: int, cameras) -> tuple[list[dict], bool, str]:
+    """One oracle episode; the frames pair each observation with the action taken from it."""
+    obs, info = env.reset(seed=seed)
+    agent.reset(obs["instruction"], info["calibration"])
+    frames, done = [], False
+    while not done:
+        action = np.asarray(agent.act(obs), np.float32)
+        frame = {f"observation.images.{c}": obs["images"][c] for c in cameras}
+        frame.update({"observation.state": obs["state"].astype(np.float32), "action": action,
+                      "task": obs["instruction"]})
+        frames.append(frame)
+        obs, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+    return frames, bool(info["success"]), obs["instruction"]
+
+
+def record(cfg: DictConfig, out_dir: Path) -> dict:
+    cameras = list(cfg.cameras)
+    OmegaConf.update(cfg, "agent.obs_cameras", sorted(set(cameras)), force_add=True)
+    env = make_env(cfg)
+    agent = make_agent(cfg, env)
+    dataset = open_dataset(cfg, env, out_dir / "dataset")
+    log_path = out_dir / "record_log.jsonl"
+    done = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.exists() else []
+    bar = tqdm(total=cfg.episodes, initial=len(done), desc=f"record {plain(cfg.task)['name']}", unit="ep")
+    for i in range(len(done), cfg.episodes):
+        seed = episode_seed(cfg.seed, i)
+        if cfg.viewpoint_randomization:
+            env.unwrapped.set_camera_perturbation(ViewpointRange().sample(np.random.default_rng(seed)))
+        frames, success, instruction = rollout_frames(env, agent, seed, cameras)
+        if success:
+            for frame in frames:
+                dataset.add_frame(frame)
+            dataset.save_episode()
+        entry = {"episode": i, "seed": seed, "kept": success, "frames": len(frames), "task": instruction}
+        with log_path.open("a") as f:
+            f.write(json.dumps(entry) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        done.append(entry)
+        bar.update(1)
+        bar.set_postfix(kept=sum(e["kept"] for e in done))
+    bar.close()
+    dataset.finalize()
+    env.close()
+    return {"attempted": len(done), "kept": sum(e["kept"] for e in done),
+            "frames": sum(e["frames"] for e in done if e["kept"])}
+
+
+@hydra.main(config_path="../conf", config_name="record", version_base=None)
+def main(cfg: DictConfig) -> int:
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        summary = record(cfg, out_dir)
+    except BenchError as e:
+        log.error("%s", e)
+        sys.exit(2)
+    log.info("kept %d of %d episodes (%d frames) in %s", summary["kept"], summary["attempted"], summary["frames"],
+             out_dir / "dataset")
+    return 0
+
+
+if __name__ == "__main__":
+    main()
