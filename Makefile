@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 MUJOCO_GL ?= egl
 export MUJOCO_GL
 
-.PHONY: setup run demo test test-fast test-xvla bench clean
+.PHONY: setup run demo test test-fast test-xvla xvla-env bench clean
 
 setup: $(STAMP)
 	$(PY) scripts/check_gl.py
@@ -48,6 +48,8 @@ $(XVLA_VENV)/.installed: pyproject.toml constraints-xvla.txt
 	test -x $(XVLA_VENV)/bin/python || $(PYTHON312) -m venv $(XVLA_VENV)
 	$(XVLA_VENV)/bin/pip install -q -c constraints-xvla.txt -e '.[xvla,dev]'
 	touch $@
+
+xvla-env: $(XVLA_VENV)/.installed
 
 test-xvla: $(XVLA_VENV)/.installed
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(XVLA_VENV)/bin/python -m pytest -q tests_xvla

@@ -1,1 +1,1 @@
-"""Agents: the privileged oracle now; the tool agents and the X-VLA agent plug in through agents.base.Agent."""
+"""Agents (contract in agents.base): oracle, tool agent (classic / Gemini reasoner), LeRobot policies (X-VLA, ACT, ...)."""

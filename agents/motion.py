@@ -50,3 +50,10 @@ class BoundedMotion:
     def action(self, yaw: float, gripper: float) -> np.ndarray:
         """A top-down ``ee_pose`` action at the current command."""
         return np.array([*self.cmd, 0.0, TOP_DOWN_PITCH_RAD, yaw, gripper], dtype=np.float32)
+
+
+def closest_face_yaw(box_yaw: float, xy: np.ndarray) -> float:
+    """``box_yaw`` + k * 90 deg closest to the heading from the robot base to ``xy``."""
+    heading = float(np.arctan2(xy[1], xy[0]))
+    k = np.round((heading - box_yaw) / (np.pi / 2))
+    return float(box_yaw + k * np.pi / 2)

@@ -15,8 +15,9 @@ from typing import Mapping
 
 import numpy as np
 
-from agents.motion import BoundedMotion, MotionSettings
+from agents.motion import BoundedMotion, MotionSettings, closest_face_yaw
 from envs.cameras import Calibration
+from envs.errors import AgentError
 from envs.geometry import yaw_of_box
 from envs.scene import BLOCK_HALF_SIZE_M, TABLE_TOP_Z_M
 
@@ -43,13 +44,6 @@ def grasp_yaw(block_R: np.ndarray, xy: np.ndarray) -> float:
     return closest_face_yaw(yaw_of_box(block_R), xy)
 
 
-def closest_face_yaw(box_yaw: float, xy: np.ndarray) -> float:
-    """``box_yaw`` + k * 90 deg closest to the heading from the robot base to ``xy``."""
-    heading = float(np.arctan2(xy[1], xy[0]))
-    k = np.round((heading - box_yaw) / (np.pi / 2))
-    return float(box_yaw + k * np.pi / 2)
-
-
 class OracleAgent:
     """Scripted pick / place / stack from ground truth (privileged)."""
 
@@ -70,7 +64,7 @@ class OracleAgent:
 
     def reset(self, instruction: str, calibration: Mapping[str, Calibration] | None = None) -> None:
         if self.env is None:
-            raise RuntimeError("OracleAgent needs the env: call agent.bind(env) before reset()")
+            raise AgentError("OracleAgent needs the env: call agent.bind(env) before reset()")
         self.plan = self._make_plan()
         self._i, self._held = 0, 0
         self.motion.reset(self.env.robot.ee_pose(self.env.data)[0])

@@ -67,6 +67,9 @@ class CameraPerturbation:
     fovy_delta_deg: float = 0.0
 
     def apply(self, spec: CameraSpec) -> CameraSpec:
+        if self.distance_scale <= 0.1:
+            raise ConfigError(f"distance_scale must be > 0.1 (the camera cannot reach its look-at point), "
+                              f"got {self.distance_scale}")
         eye, target = np.asarray(spec.position, float), np.asarray(spec.target, float)
         eye = target + rot_z(np.deg2rad(self.orbit_deg)) @ (eye - target)
         eye = target + self.distance_scale * (eye - target)

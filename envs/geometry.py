@@ -84,6 +84,8 @@ def look_at(eye, target, up=(0.0, 0.0, 1.0)) -> np.ndarray:
     """World-from-camera rotation in OpenCV axes (x right, y down, z forward)."""
     eye, target, up = (np.asarray(v, dtype=float) for v in (eye, target, up))
     z = target - eye
+    if np.linalg.norm(z) < 1e-9:
+        raise ValueError("look_at: eye and target coincide")
     z /= np.linalg.norm(z)
     x = np.cross(z, up)
     if np.linalg.norm(x) < 1e-9:

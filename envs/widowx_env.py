@@ -30,7 +30,7 @@ from gymnasium import spaces
 
 from envs.cameras import (DEFAULT_CAMERAS, Calibration, CameraPerturbation, CameraSpec, make_perturbation,
                           mujoco_quat)
-from envs.errors import ConfigError, check_choice
+from envs.errors import ConfigError, SimulationError, check_choice
 from envs.geometry import euler_to_mat, mat_to_euler
 from envs.objects import SceneHandle
 from envs.robot import Robot
@@ -166,6 +166,8 @@ class WidowXTabletopEnv(gym.Env):
         if action.shape != self.action_space.shape:
             raise ConfigError(f"{self.control_mode} action must have shape {self.action_space.shape}, "
                               f"got {action.shape}")
+        if not np.isfinite(action).all():
+            raise SimulationError(f"action has non-finite values: {action.tolist()}")
         action = np.clip(action, self.action_space.low, self.action_space.high)
         if self.control_mode == "ee_pose":
             q, _ = self.robot.ik(action[:3], euler_to_mat(*action[3:6]), self._q_cmd)

@@ -2,7 +2,7 @@
 
     python -m eval.demo [--task place] [--camera nominal] [--seed 0] [--out results/runs/demo]
 
-This is the default job of ``make run`` until the evaluation harness lands.
+``make demo`` runs it: a quick look at the scene and a check that rendering works.
 """
 
 from __future__ import annotations

@@ -95,7 +95,10 @@ def run_episode(env: gym.Env, agent, spec: EpisodeSpec, timeout_s: float | None 
         row.update(status=STATUS_ERROR, error=f"{type(e).__name__}: {e}", success=False)
     row["wall_s"] = round(time.perf_counter() - start, 3)
     counters = getattr(agent, "counters", None)
-    row.update(counters() if callable(counters) else {})
+    try:
+        row.update(counters() if callable(counters) else {})
+    except Exception:  # counters are logging; they must not turn a finished episode into a crash
+        log.exception("episode %d: agent counters failed", spec.index)
     return row
 
 

@@ -31,6 +31,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from agents.xvla.contract import resize_image
 from envs.errors import BenchError
 from envs.randomization import ViewpointRange
 from eval import schema
@@ -43,10 +44,10 @@ STATE_NAMES = ["x", "y", "z", "roll", "pitch", "yaw", "pad", "gripper"]
 ACTION_NAMES = ["x", "y", "z", "roll", "pitch", "yaw", "gripper"]
 
 
-def features(env, cameras, use_videos: bool) -> dict:
+def features(env, cameras, use_videos: bool, image_size=None) -> dict:
     u = env.unwrapped
-    feats = {f"observation.images.{c}": {"dtype": "video" if use_videos else "image",
-                                         "shape": (u.specs[c].height, u.specs[c].width, 3),
+    shape = {c: tuple(image_size) if image_size else (u.specs[c].height, u.specs[c].width) for c in cameras}
+    feats = {f"observation.images.{c}": {"dtype": "video" if use_videos else "image", "shape": (*shape[c], 3),
                                          "names": ["height", "width", "channels"]} for c in cameras}
     feats["observation.state"] = {"dtype": "float32", "shape": (8,), "names": STATE_NAMES}
     feats["action"] = {"dtype": "float32", "shape": (7,), "names": ACTION_NAMES}
@@ -63,18 +64,22 @@ def open_dataset(cfg: DictConfig, env, root: Path):
     if (root / "meta" / "info.json").exists():
         return LeRobotDataset.resume(repo_id, root=root)
     return LeRobotDataset.create(repo_id, fps=env.unwrapped.control_freq, root=root, robot_type="wx250s",
-                                 features=features(env, list(cfg.cameras), cfg.use_videos),
+                                 features=features(env, list(cfg.cameras), cfg.use_videos, cfg.image_size),
                                  use_videos=cfg.use_videos)
 
 
-def rollout_frames(env, agent, seed: int, cameras) -> tuple[list[dict], bool, str]:
-    """One oracle episode; the frames pair each observation with the action taken from it."""
+def rollout_frames(env, agent, seed: int, cameras, image_size=None) -> tuple[list[dict], bool, str]:
+    """One oracle episode; the frames pair each observation with the action taken from it.
+
+    ``image_size`` (height, width): images are stored resized (a plain resize, the
+    same function ``agent=lerobot`` applies to live observations)."""
     obs, info = env.reset(seed=seed)
     agent.reset(obs["instruction"], info["calibration"])
     frames, done = [], False
     while not done:
         action = np.asarray(agent.act(obs), np.float32)
-        frame = {f"observation.images.{c}": obs["images"][c] for c in cameras}
+        frame = {f"observation.images.{c}": obs["images"][c] if not image_size
+                 else resize_image(obs["images"][c], tuple(image_size), "squash") for c in cameras}
         frame.update({"observation.state": obs["state"].astype(np.float32), "action": action,
                       "task": obs["instruction"]})
         frames.append(frame)
@@ -96,7 +101,7 @@ def record(cfg: DictConfig, out_dir: Path) -> dict:
         seed = episode_seed(cfg.seed, i)
         if cfg.viewpoint_randomization:
             env.unwrapped.set_camera_perturbation(ViewpointRange().sample(np.random.default_rng(seed)))
-        frames, success, instruction = rollout_frames(env, agent, seed, cameras)
+        frames, success, instruction = rollout_frames(env, agent, seed, cameras, cfg.image_size)
         if success:
             for frame in frames:
                 dataset.add_frame(frame)

@@ -20,7 +20,7 @@ from envs.errors import BenchError
 from eval.store import summarize
 
 log = logging.getLogger("eval.report")
-ROW_KEYS = ["task", "camera", "magnitude", "calibration"]
+ROW_KEYS = ["task", "camera", "magnitude", "calibration", "scene"]
 METRICS = ["success_rate", "ci_low", "ci_high", "n", "errors"]
 
 
@@ -30,7 +30,7 @@ def load_episodes(root: Path) -> pd.DataFrame:
         raise BenchError(f"no episodes.csv under {root}; point eval.report at a run or sweep folder")
     df = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files], ignore_index=True)
     df["calibration"] = df["calibration"].astype(str).str.lower()
-    dup = df.duplicated(["agent", *ROW_KEYS, "episode"])
+    dup = df.duplicated(["agent", *ROW_KEYS, "base_seed", "episode"])  # runs with other base seeds add episodes
     if dup.any():
         log.warning("%d episodes appear in more than one run; keeping the first", int(dup.sum()))
         df = df[~dup]
@@ -45,7 +45,7 @@ def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
     wide.columns = [f"{a}:{m}" for a, m in wide.columns]
     wide = wide.reset_index()
     order = wide["camera"].ne("nominal")  # nominal rows first, then by name and magnitude
-    return wide.assign(_o=order).sort_values(["task", "_o", "camera", "magnitude", "calibration"]) \
+    return wide.assign(_o=order).sort_values(["task", "_o", "camera", "magnitude", "calibration", "scene"]) \
         .drop(columns="_o").reset_index(drop=True)
 
 

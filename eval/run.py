@@ -4,8 +4,11 @@ Writes into the run folder (``out_dir``; one sub-folder per job with ``-m``):
 ``episodes.csv`` (one row per episode), ``episodes.jsonl`` (the durable log a
 re-run resumes from), ``summary.csv`` (success rate with Wilson 95% interval),
 the resolved ``config.yaml``, ``run.log`` and, with ``video=true``, ``videos/``.
-Exit code: 0 when every episode ran, 1 when some errored or timed out, 2 when
-the run could not start or was stopped by a fatal agent error.
+Exit code: 0 when every episode ran, 1 when some errored or timed out (or a
+config value was rejected by Hydra), 2 when the run could not start or was
+stopped by a fatal agent error.  A sweep run by Hydra's basic launcher exits
+with its worst job's code and stops at a fatal agent error; with launchers
+that run jobs elsewhere (joblib, submitit, Ray) read each job's summary.csv.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from envs.errors import BenchError
+from envs.errors import BenchError, FatalAgentError
 from eval import schema
 from eval.runner import run_all
 from eval.store import episodes_frame, summarize
@@ -58,18 +61,26 @@ def evaluate(cfg: DictConfig) -> int:
     return 1 if int(summary["errors"].sum() + summary["timeouts"].sum()) else 0
 
 
+_job_codes: list[int] = []  # exit codes of the jobs run in this process (a sweep's, with the basic launcher)
+
+
 @hydra.main(config_path="../conf", config_name="config", version_base=None)
 def main(cfg: DictConfig) -> int:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         code = evaluate(cfg)
+    except FatalAgentError as e:
+        log.error("%s", e)
+        sys.exit(2)  # every later job would fail the same way: stop the sweep too
     except BenchError as e:
         log.error("%s", e)
         code = 2
     if code and not multirun:
         sys.exit(code)
+    _job_codes.append(code)
     return code
 
 
 if __name__ == "__main__":
     main()
+    sys.exit(max(_job_codes, default=0))

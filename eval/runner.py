@@ -6,6 +6,7 @@ import logging
 import multiprocessing as mp
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterable
 
@@ -13,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from envs.cameras import PERTURBATIONS
+from envs.errors import BenchError
 from eval.episodes import EpisodeSpec, episode_seed, make_agent, make_env, plain, run_episode
 from eval.store import EpisodeStore
 from eval.video import VideoRecorder
@@ -27,14 +29,21 @@ def run_identity(cfg: DictConfig) -> dict:
     cam = plain(cfg.camera)
     magnitude = cam["magnitude"] if cam["magnitude"] is not None else PERTURBATIONS[cam["name"]].default
     return {"agent": cfg.agent.name, "task": plain(cfg.task)["name"], "camera": cam["name"],
-            "magnitude": float(magnitude), "calibration": cam["calibration"]}
+            "magnitude": float(magnitude), "calibration": cam["calibration"], "scene": plain(cfg.scene)["visual"],
+            "base_seed": int(cfg.seed)}
 
 
-def _init_worker(cfg_yaml: str, out_dir: str) -> None:
-    logging.basicConfig(level=logging.WARNING)
+def _init_worker(cfg_yaml: str, out_dir: str, subprocess: bool = False) -> None:
+    if subprocess:  # spawned workers log into the run's log file too (tracebacks of failed episodes)
+        handler = logging.FileHandler(Path(out_dir) / "run.log")
+        handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+        logging.basicConfig(level=logging.WARNING, handlers=[handler, logging.StreamHandler()])
     cfg = OmegaConf.create(cfg_yaml)
     env = make_env(cfg)
-    _worker.update(cfg=cfg, env=env, agent=make_agent(cfg, env), out_dir=Path(out_dir))
+    agent = make_agent(cfg, env)
+    if callable(getattr(agent, "prepare", None)):
+        agent.prepare()  # heavy loading (models) outside any episode's timer
+    _worker.update(cfg=cfg, env=env, agent=agent, out_dir=Path(out_dir))
 
 
 def _run_one(spec: EpisodeSpec) -> dict:
@@ -57,7 +66,12 @@ def pending_specs(cfg: DictConfig, done: Iterable[int]) -> list[EpisodeSpec]:
 def run_all(cfg: DictConfig, out_dir: Path) -> dict[int, dict]:
     """Run every episode not yet on disk; returns all records by episode index."""
     store = EpisodeStore(out_dir)
-    rows = store.load()
+    with store.lock():
+        return _run_locked(cfg, out_dir, store)
+
+
+def _run_locked(cfg: DictConfig, out_dir: Path, store: EpisodeStore) -> dict[int, dict]:
+    rows = {i: r for i, r in store.load().items() if i < cfg.episodes}  # a smaller re-run reports only its own
     todo = pending_specs(cfg, rows)
     if rows:
         log.info("resuming %s: %d episodes on disk, %d to run", out_dir, len(rows), len(todo))
@@ -98,14 +112,16 @@ def _execute(cfg: DictConfig, out_dir: Path, todo: list[EpisodeSpec], workers: i
             _worker["env"].close()
         return
     ctx = mp.get_context("spawn")  # no GL context or MuJoCo state crosses a fork
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(cfg_yaml, str(out_dir))) as pool:
-        futures = {pool.submit(_run_one, s) for s in todo}
-        try:
-            while futures:
-                finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    yield f.result()  # a FatalAgentError re-raises here and ends the run
-        finally:
-            for f in futures:
-                f.cancel()
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(cfg_yaml, str(out_dir), True))
+    futures = {pool.submit(_run_one, s) for s in todo}
+    try:
+        while futures:
+            finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+            for f in finished:
+                yield f.result()  # a FatalAgentError re-raises here and ends the run
+    except BrokenProcessPool as e:
+        raise BenchError(f"a worker process died ({e}); finished episodes are saved: run the same command "
+                         "again to resume") from e
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -76,6 +76,10 @@ def validate(cfg: DictConfig) -> None:
     for key in ("episodes", "max_steps"):
         if cfg[key] < 1:
             raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
+    if cfg.seed < 0:
+        raise ConfigError(f"seed must be >= 0, got {cfg.seed}")
+    if cfg.episode_timeout_s is not None and cfg.episode_timeout_s <= 0:
+        raise ConfigError(f"episode_timeout_s must be > 0 or null, got {cfg.episode_timeout_s}")
     if cfg.workers is not None and cfg.workers < 1:
         raise ConfigError(f"workers must be >= 1 or null (all cores), got {cfg.workers}")
     agent = cfg.agent
@@ -97,6 +101,7 @@ class RecordConf:
     max_steps: int = 200
     cameras: list = field(default_factory=lambda: ["primary"])  # views written as observation.images.<name>
     use_videos: bool = True  # mp4 (LeRobot's default) or PNG frames
+    image_size: Optional[list] = None  # [height, width] to store images at; null: the camera's resolution
     viewpoint_randomization: bool = False  # a random camera perturbation per episode (envs.randomization)
     repo_id: Optional[str] = None  # null: local/widowx_<task>
     out_dir: str = "results/datasets/${now:%Y-%m-%d_%H-%M-%S}"

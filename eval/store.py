@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import math
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
+from envs.errors import BenchError
+
 log = logging.getLogger(__name__)
 
-ID_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "episode", "seed", "instruction"]
+ID_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene", "base_seed", "episode", "seed",
+              "instruction"]
 RESULT_COLUMNS = ["success", "steps", "wall_s", "status", "error"]
-GROUP_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration"]
+GROUP_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene"]
 WILSON_Z_95 = 1.959963984540054
 
 
@@ -38,6 +43,20 @@ class EpisodeStore:
         self.log_path = self.out_dir / "episodes.jsonl"
         self.csv_path = self.out_dir / "episodes.csv"
 
+    @contextmanager
+    def lock(self):
+        """Exclusive use of the folder: two runs appending to one log would corrupt it."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with (self.out_dir / ".lock").open("w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BenchError(f"another run is writing to {self.out_dir}; wait for it or choose another out_dir")
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     def load(self) -> dict[int, dict]:
         """Records already finished, by episode index; a torn last line (killed mid-write) is dropped."""
         rows: dict[int, dict] = {}
@@ -53,10 +72,16 @@ class EpisodeStore:
         return rows
 
     def append(self, row: dict) -> None:
+        torn = self.log_path.exists() and self.log_path.stat().st_size > 0 and not self._ends_with_newline()
         with self.log_path.open("a") as f:
-            f.write(json.dumps(row, default=_jsonable) + "\n")
+            f.write(("\n" if torn else "") + json.dumps(row, default=_jsonable) + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+    def _ends_with_newline(self) -> bool:
+        with self.log_path.open("rb") as f:
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) == b"\n"
 
     def write_csv(self, rows: dict[int, dict]) -> pd.DataFrame:
         df = episodes_frame(rows.values())

@@ -29,7 +29,7 @@ from eval.runner import run_all  # noqa: E402
 
 
 def measure(episodes: int, workers: int, render: bool, task: str) -> tuple[float, float]:
-    overrides = [f"episodes={episodes}", f"workers={workers}", f"task={task}", "out_dir=unused"]
+    overrides = ["agent=oracle", f"episodes={episodes}", f"workers={workers}", f"task={task}", "out_dir=unused"]
     if render:
         overrides.append("agent.obs_cameras=[primary]")
     with initialize_config_dir(str(REPO / "conf"), version_base=None):

@@ -19,12 +19,3 @@ def make_env():
     for env in made:
         env.close()
 
-
-def hold_joints(env, steps: int, gripper: float = 1.0):
-    """Step a joint_pos env holding the arm where it is; return the last info."""
-    u = env.unwrapped
-    q = u.robot.arm_qpos(u.data)
-    info = None
-    for _ in range(steps):
-        _, _, _, _, info = env.step(np.r_[q, gripper].astype(np.float32))
-    return info

@@ -82,7 +82,7 @@ def test_prose_instead_of_json_is_parsed_leniently(fake, scene):
     fake.push(200, text_reply('Sure! Here they are:\n```json\n[{"point": [500, 250], "label": "red block"}]\n```'))
     dets = reasoner(fake).point(obs["images"]["primary"], obs["instruction"])
     assert [d.label for d in dets] == ["red block"]
-    np.testing.assert_allclose(dets[0].pixel, [80, 120])
+    np.testing.assert_allclose(dets[0].pixel, [79.5, 119.5])
     assert parse_json_lenient("no json here") is None
 
 

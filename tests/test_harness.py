@@ -22,8 +22,9 @@ def test_run_writes_episodes_summary_and_config(tmp_path):
     out = tmp_path / "run"
     run_cli("agent=oracle", "task=place", "camera=nominal", "episodes=3", "workers=1", f"out_dir={out}", check=0)
     df = episodes(out)
-    assert list(df.columns[:13]) == ["agent", "task", "camera", "magnitude", "calibration", "episode", "seed",
-                                     "instruction", "success", "steps", "wall_s", "status", "error"]
+    assert list(df.columns[:15]) == ["agent", "task", "camera", "magnitude", "calibration", "scene", "base_seed",
+                                     "episode", "seed", "instruction", "success", "steps", "wall_s", "status",
+                                     "error"]
     assert {"on_target", "released", "is_grasped"} <= set(df.columns)
     assert df["episode"].tolist() == [0, 1, 2] and (df["status"] == "ok").all()
     assert df["seed"].tolist() == [episode_seed(0, i) for i in range(3)]
@@ -81,7 +82,7 @@ def test_an_agent_error_becomes_one_error_row(tmp_path):
     assert df.loc[[0, 1, 3], "success"].all() and (df["act_calls"] > 0).all()
     s = pd.read_csv(tmp_path / "summary.csv")
     assert s.loc[0, ["n", "successes", "errors"]].tolist() == [3, 3, 1]
-    assert "Traceback" in (tmp_path / "run.log").read_text() + proc.stderr
+    assert "Traceback" in (tmp_path / "run.log").read_text()  # from the worker process that ran it
 
 
 def test_fatal_agent_error_stops_the_run(tmp_path):
@@ -157,3 +158,17 @@ def test_video_has_one_frame_per_step(tmp_path):
     frames = iio.imread(tmp_path / "videos" / "episode_0000.mp4")
     assert frames.shape[0] == episodes(tmp_path).loc[0, "steps"] + 1
     assert frames.shape[1:] == (240, 640, 3)
+
+
+def test_sweep_exit_code_is_its_worst_job(tmp_path):
+    bad = episode_seed(0, 0)
+    proc = run_cli("-m", ORACLE, FAULTY, f"+agent.fail_on_seeds=[{bad}]", "task=pick,place", "episodes=1",
+                   "workers=1", f"out_dir={tmp_path}")
+    assert proc.returncode == 1 and len(list(tmp_path.glob("*/episodes.csv"))) == 2
+
+
+def test_report_keeps_runs_with_other_base_seeds(tmp_path):
+    run_cli("-m", ORACLE, "seed=0,1", "episodes=2", "workers=1", f"out_dir={tmp_path}", check=0)
+    run_cli(tmp_path, module="eval.report", check=0)
+    table = pd.read_csv(tmp_path / "comparison.csv")
+    assert table["oracle:n"].tolist() == [4]

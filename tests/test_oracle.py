@@ -5,6 +5,7 @@ import pytest
 
 from agents.base import Agent
 from agents.oracle import OracleAgent, grasp_yaw
+from envs.errors import AgentError
 from envs.geometry import rot_z
 from envs.tasks import TASKS
 
@@ -22,7 +23,7 @@ def run_oracle(env, seed: int) -> tuple[bool, int]:
 
 def test_oracle_follows_the_agent_contract():
     assert isinstance(OracleAgent(), Agent)
-    with pytest.raises(RuntimeError, match="bind"):
+    with pytest.raises(AgentError, match="bind"):
         OracleAgent().reset("pick up the red block", {})
 
 

@@ -28,10 +28,24 @@ def test_store_drops_a_torn_last_line(tmp_path):
     with store.log_path.open("a") as f:
         f.write(json.dumps({"episode": 3, "success": True})[:10])  # killed mid-write
     assert sorted(store.load()) == [0, 1, 2]
+    store.append({"episode": 3, "success": True, "status": "ok"})  # the resumed run goes on
+    store.append({"episode": 4, "success": True, "status": "ok"})
+    assert sorted(store.load()) == [0, 1, 2, 3, 4]
+
+
+def test_a_second_run_on_the_same_folder_is_refused(tmp_path):
+    from envs.errors import BenchError
+
+    store = EpisodeStore(tmp_path)
+    with store.lock():
+        with pytest.raises(BenchError, match="another run"):
+            with EpisodeStore(tmp_path).lock():
+                pass
 
 
 def test_summary_excludes_errors_from_the_rate():
-    base = {"agent": "a", "task": "t", "camera": "c", "magnitude": 0.0, "calibration": "true", "steps": 5}
+    base = {"agent": "a", "task": "t", "camera": "c", "magnitude": 0.0, "calibration": "true", "scene": "lean",
+            "steps": 5}
     rows = [{**base, "episode": 0, "success": True, "status": "ok"},
             {**base, "episode": 1, "success": False, "status": "ok"},
             {**base, "episode": 2, "success": False, "status": "error"},

@@ -63,8 +63,33 @@ def test_bad_calls_are_answered_with_an_error_status(make_env):
     assert counters["call_errors"] >= 2
 
 
+def test_harness_hands_the_env_only_to_privileged_agents(make_env):
+    import gymnasium as gym
+    from hydra import compose, initialize_config_dir
+
+    from eval import schema
+    from eval.episodes import make_agent
+    from harness_util import REPO
+
+    schema.register()
+    env = make_env(task="place")
+    for name, privileged in (("classic", False), ("oracle", True)):
+        with initialize_config_dir(str(REPO / "conf"), version_base=None):
+            agent = make_agent(compose("config", overrides=[f"agent={name}"]), env)
+        seen, stack, found = set(), [agent], False
+        while stack:  # everything reachable from the agent's attributes
+            obj = stack.pop()
+            if id(obj) in seen or isinstance(obj, (str, bytes, int, float, np.ndarray)):
+                continue
+            seen.add(id(obj))
+            found |= isinstance(obj, gym.Env)
+            stack.extend(vars(obj).values() if hasattr(obj, "__dict__") else
+                         obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else [])
+        assert found is privileged, name
+
+
 def test_agent_reads_only_observations_and_calibration(make_env):
-    """The tool agent never touches the env: a run on observations alone reproduces itself."""
+    """The tool agent's actions are a function of what it is given: a run on observations alone reproduces itself."""
     env = make_env(task="place")
     a, b = ToolAgent(ClassicReasoner()), ToolAgent(ClassicReasoner())
     obs, info = env.reset(seed=3)

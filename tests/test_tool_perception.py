@@ -78,8 +78,9 @@ def test_every_paraphrase_parses_to_the_task_roles(task):
 def test_wire_format_round_trip():
     assert pixel_to_norm(norm_to_pixel(250, 750, 320, 240), 320, 240) == (250, 750)
     det = detection_from_wire({"point": [500, 250], "label": "red block", "box_2d": [400, 200, 600, 300]}, 320, 240)
-    np.testing.assert_allclose(det.pixel, [80, 120])
-    np.testing.assert_allclose(det.box, [64, 96, 96, 144])
+    np.testing.assert_allclose(det.pixel, [79.5, 119.5])  # pixel centres at integers: 0-1000 spans the edges
+    np.testing.assert_allclose(det.box, [63.5, 95.5, 95.5, 143.5])
+    np.testing.assert_allclose(norm_to_pixel(0, 0, 320, 240), [-0.5, -0.5])  # the top-left image corner
     assert det.kind == "block" and detection_from_wire({"label": "x"}, 320, 240) is None
     assert detection_from_wire({"point": [1200, 5], "label": "x"}, 320, 240) is None
 

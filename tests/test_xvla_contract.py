@@ -102,3 +102,21 @@ def test_bad_settings_name_the_choices():
         XVLAContract(rot6d_order="rows")
     with pytest.raises(ConfigError, match="squash"):
         XVLAContract(resize="stretch")
+
+
+def test_env_contract_passes_the_env_layout_through():
+    from agents.xvla.contract import EnvContract
+
+    c = EnvContract.from_facts({"images": {"observation.images.primary": [96, 128]}})
+    rng = np.random.default_rng(0)
+    obs = {"images": {"primary": rng.integers(0, 255, (240, 320, 3), np.uint8)},
+           "state": np.arange(8, dtype=np.float32)}
+    inputs = c.build_inputs(obs, "place the red block on the blue target")
+    assert inputs["observation.images.primary"].shape == (96, 128, 3)
+    np.testing.assert_array_equal(inputs["observation.state"], obs["state"])
+    chunk = np.array([[0.2, 0.0, 0.1, 0.0, 1.57, 0.0, 1.3]])
+    np.testing.assert_allclose(c.decode(chunk), [[0.2, 0.0, 0.1, 0.0, 1.57, 0.0, 1.0]], rtol=1e-6)
+    with pytest.raises(ConfigError, match="7 numbers"):
+        c.decode(np.zeros((1, 20)))
+    with pytest.raises(ConfigError, match="obs_cameras"):
+        EnvContract(images={"observation.images.wrist": (8, 8)}).build_inputs(obs, "x")

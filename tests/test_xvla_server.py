@@ -7,7 +7,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from agents.xvla import XVLAAgent
+from agents.xvla import XVLAAgent  # = agents.lerobot_agent.LeRobotAgent
 from agents.xvla.client import PolicyClient
 from agents.xvla.protocol import decode_observation, encode_observation
 from agents.xvla.serve import make_server

@@ -20,11 +20,11 @@ from typing import Generator, Mapping
 
 import numpy as np
 
-from agents.motion import BoundedMotion, MotionSettings
-from agents.oracle import closest_face_yaw
+from agents.motion import BoundedMotion, MotionSettings, closest_face_yaw
 from agents.tool.perception import footprint_yaw, parse_instruction
 from agents.tool.types import Call, CallResult, Detection, norm_to_pixel
 from envs.cameras import Calibration
+from envs.errors import AgentError
 from envs.scene import BLOCK_HALF_SIZE_M, MAT_HALF_THICKNESS_M, TABLE_TOP_Z_M
 
 log = logging.getLogger(__name__)
@@ -127,16 +127,14 @@ class ToolAgent:
     def _run_plan(self, image, dets, obs):
         calls = self.reasoner.start_plan(image, self.instruction, dets)
         budget = self.settings.max_calls
-        for _ in range(self.settings.max_rounds):
-            if not calls:
-                break
+        for round_ in range(1, self.settings.max_rounds + 1):
             results = []
             for call in calls[:budget]:
                 obs, result = yield from self._execute(call, image, dets, obs)
                 results.append(result)
             budget -= len(results)
-            if budget <= 0:
-                break
+            if not results or budget <= 0 or round_ == self.settings.max_rounds:
+                break  # no further turn: asking the reasoner again would cost a call for nothing
             calls = self.reasoner.continue_plan(results)
         return obs
 
@@ -199,6 +197,8 @@ class ToolAgent:
         if self.holding and len(self.parsed.objects) == 1:
             return obs
         if self.holding:  # a plan that left the cube in the gripper: put it back down first
+            down = np.r_[self.motion.cmd[:2], BLOCK_CENTRE_Z_M + self.settings.place_clearance_m]
+            obs = yield from self._go(down, self.settings.motion.slow_m_s, obs)
             self.gripper = 1.0
             for _ in range(self.settings.grip_steps):
                 obs = yield self.motion.action(self.yaw, self.gripper)
@@ -225,7 +225,7 @@ class ToolAgent:
         return bool(np.linalg.norm(p[:2] - goal[:2]) < self.settings.done_tol_m)
 
 
-class ToolError(Exception):
+class ToolError(AgentError):
     """A call that cannot be carried out; its message goes back to the reasoner."""
 
 

@@ -15,6 +15,9 @@ from agents.tool.types import Call, CallResult, Detection, pixel_to_norm
 class ClassicReasoner:
     name = "classic"
 
+    def __init__(self):
+        self.reset()
+
     def reset(self) -> None:
         self._stats = {"reasoner_calls": 0}
 

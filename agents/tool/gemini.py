@@ -114,7 +114,6 @@ class GeminiReasoner:
     # --- reasoner protocol -------------------------------------------------
     def reset(self) -> None:
         self.history: list = []
-        self._image_size = (0, 0)
         self._stats = {"reasoner_calls": 0, "cache_hits": 0, "tokens_in": 0, "tokens_out": 0,
                        "tokens_thought": 0, "latency_s": 0.0}
 
@@ -185,7 +184,10 @@ class GeminiReasoner:
         try:
             resp = self.client.models.generate_content(model=self.model, contents=contents, config=config)
         except Exception as e:
-            raise _classify(e, self.model) from e
+            fatal = _classify(e, self.model)
+            if fatal is e:
+                raise
+            raise fatal from e
         self._stats["latency_s"] += time.perf_counter() - start
         self._stats["reasoner_calls"] += 1
         self._count_tokens(resp)

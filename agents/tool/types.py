@@ -52,19 +52,20 @@ class CallResult:
 
 
 def norm_to_pixel(y: float, x: float, width: int, height: int) -> np.ndarray:
-    return np.array([x / NORM * width, y / NORM * height])
+    """(y, x) in 0-1000 (0 and 1000 are the image's outer edges) -> (u, v) with pixel centres at integers."""
+    return np.array([x / NORM * width - 0.5, y / NORM * height - 0.5])
 
 
 def pixel_to_norm(pixel: np.ndarray, width: int, height: int) -> tuple[int, int]:
     """(u, v) pixels -> (y, x) in 0-1000."""
-    return int(round(pixel[1] / height * NORM)), int(round(pixel[0] / width * NORM))
+    return int(round((pixel[1] + 0.5) / height * NORM)), int(round((pixel[0] + 0.5) / width * NORM))
 
 
 def detection_from_wire(item: dict, width: int, height: int) -> Detection | None:
     """One ``{"point": [y, x], "label": ..., "box_2d": [...]}`` item, or None if malformed."""
     try:
         y, x = (float(v) for v in item["point"])
-        label = str(item.get("label", "")).strip()
+        label = " ".join(str(item.get("label", "")).lower().split())
     except (KeyError, TypeError, ValueError):
         return None
     if not (0 <= y <= NORM and 0 <= x <= NORM):
@@ -72,5 +73,5 @@ def detection_from_wire(item: dict, width: int, height: int) -> Detection | None
     box = None
     if isinstance(item.get("box_2d"), (list, tuple)) and len(item["box_2d"]) == 4:
         ymin, xmin, ymax, xmax = (float(v) for v in item["box_2d"])
-        box = np.array([xmin / NORM * width, ymin / NORM * height, xmax / NORM * width, ymax / NORM * height])
+        box = np.concatenate([norm_to_pixel(ymin, xmin, width, height), norm_to_pixel(ymax, xmax, width, height)])
     return Detection(label, norm_to_pixel(y, x, width, height), box)

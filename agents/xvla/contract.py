@@ -76,6 +76,11 @@ class XVLAContract:
             raise ConfigError(f"image_size must be (height, width), got {self.image_size}")
         object.__setattr__(self, "_offset", euler_to_mat(*self.model_to_env_rpy))
 
+    @classmethod
+    def from_facts(cls, facts: dict, **settings) -> "XVLAContract":
+        """The contract for a checkpoint: its image size and state size, plus the settings given."""
+        return cls(**{"image_size": tuple(facts["image_size"]), "state_dim": facts.get("state_dim"), **settings})
+
     # --- frames ------------------------------------------------------------
     def env_to_model_pose(self, pos: np.ndarray, R_env: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The env's pinch pose -> the model's ee_gripper_link pose (BridgeData convention)."""
@@ -170,3 +175,42 @@ def resize_image(image: np.ndarray, size: tuple[int, int], mode: str) -> np.ndar
     canvas = Image.new("RGB", (w, h))
     canvas.paste(img, ((w - nw) // 2, (h - nh) // 2))
     return np.asarray(canvas)
+
+
+@dataclass(frozen=True)
+class EnvContract:
+    """Policies trained on this env's own data (``eval.record``): the env's layouts, no conversion.
+
+    Inputs: ``observation.images.<camera>`` for each image the checkpoint
+    declares, resized (``resize``) to its declared size; ``observation.state``:
+    the env's 8-D state; ``task``.  Outputs: rows of the env's 7-D ``ee_pose``
+    action, clipped to a valid gripper opening.
+    """
+
+    images: dict = field(default_factory=lambda: {"observation.images.primary": (96, 128)})  # key -> (h, w)
+    resize: str = "squash"
+
+    def __post_init__(self):
+        check_choice("resize", self.resize, ("squash", "pad", "crop"))
+
+    @classmethod
+    def from_facts(cls, facts: dict, **settings) -> "EnvContract":
+        return cls(images={k: tuple(v) for k, v in facts["images"].items()}, **settings)
+
+    def build_inputs(self, obs: dict, instruction: str) -> dict:
+        out = {}
+        for key, size in self.images.items():
+            camera = key.rsplit(".", 1)[-1]
+            if camera not in obs["images"]:
+                raise ConfigError(f"the policy needs camera {camera!r}: add it to agent.obs_cameras")
+            out[key] = resize_image(obs["images"][camera], size, self.resize)
+        out[STATE_KEY] = np.asarray(obs["state"], np.float32)
+        out["task"] = instruction
+        return out
+
+    def decode(self, chunk: np.ndarray) -> np.ndarray:
+        chunk = np.atleast_2d(np.asarray(chunk, np.float32))
+        if chunk.shape[1] != 7:
+            raise ConfigError(f"an env-layout policy must output 7 numbers per step, got {chunk.shape[1]}")
+        chunk[:, 6] = np.clip(chunk[:, 6], 0.0, 1.0)
+        return chunk

@@ -5,7 +5,8 @@ policy (``step_NNNN_<key>.png``), the primary image with the decoded target
 positions of the chunk projected through the reported calibration
 (``step_NNNN_targets.png``: current end effector white, targets from yellow to
 red in chunk order), and one JSON line in ``queries.jsonl`` with the state
-sent and the decoded actions.
+sent, the decoded actions and how far the raw 6-D rotations are from orthonormal
+(large values suggest the other ``rot6d_order``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from envs.cameras import Calibration
 
 
 def save_query(folder: Path, step: int, inputs: dict, obs: dict, actions: np.ndarray,
-               calibration: Calibration | None) -> None:
+               calibration: Calibration | None, extra: dict | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"step_{step:04d}"
     for key, value in inputs.items():
@@ -32,7 +33,7 @@ def save_query(folder: Path, step: int, inputs: dict, obs: dict, actions: np.nda
     record = {"step": step, "task": inputs.get("task"),
               "state": np.asarray(inputs.get("observation.state", [])).round(5).tolist(),
               "ee_now": np.asarray(obs["state"][:3]).round(4).tolist(),
-              "actions": np.asarray(actions).round(4).tolist()}
+              "actions": np.asarray(actions).round(4).tolist(), **(extra or {})}
     with (folder / "queries.jsonl").open("a") as f:
         f.write(json.dumps(record) + "\n")
 

@@ -52,7 +52,8 @@ class LeRobotBackend:
         state = cfg.input_features.get("observation.state")
         first = next(iter(images.values()), [3, 224, 224])
         return {"policy_type": cfg.type, "checkpoint": self.checkpoint, "device": self.device,
-                "image_keys": list(images), "image_size": first[1:3], "state_dim": state.shape[0] if state else None,
+                "image_keys": list(images), "image_size": first[1:3],
+                "images": {k: v[1:3] for k, v in images.items()}, "state_dim": state.shape[0] if state else None,
                 "chunk_size": getattr(cfg, "chunk_size", None), "n_action_steps": getattr(cfg, "n_action_steps", 1),
                 "action_dim": cfg.output_features["action"].shape[0]}
 

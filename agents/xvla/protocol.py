@@ -1,8 +1,9 @@
 """Wire format between the policy client (the agent) and ``python -m agents.xvla.serve``.
 
-JSON over HTTP, two endpoints:
+JSON over HTTP, three endpoints:
 
     GET  /health   -> {"protocol": 1, "status": "ok", "policy": {...checkpoint facts...}}
+    POST /reset    <- {"protocol": 1, "seed": <episode seed or null>}   (per episode)
     POST /predict  <- {"protocol": 1, "observation": {<key>: <value>}}
                    -> {"protocol": 1, "actions": [[...], ...], "latency_s": ...}
 

@@ -23,6 +23,7 @@ class ReachPolicy:
 
     def describe(self) -> dict:
         return {"policy_type": "reach_test_policy", "image_keys": [IMAGE_KEY], "image_size": list(self.image_size),
+                "images": {IMAGE_KEY: list(self.image_size)},
                 "state_dim": self.state_dim, "chunk_size": self.chunk_size, "n_action_steps": self.n_action_steps,
                 "action_dim": 20}
 

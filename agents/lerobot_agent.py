@@ -1,10 +1,14 @@
-"""X-VLA agent: LeRobot's ``xvla-widowx`` policy closed-loop through the env's ``ee_pose`` mode.
+"""Any LeRobot policy closed-loop in the env: ``agent=lerobot`` (policies trained on this env's
+demonstrations) and ``agent=xvla`` (LeRobot's ``xvla-widowx``) are two configurations of it.
 
 Backends: in-process (``lerobot`` installed, extra ``xvla``; the checkpoint's
 own pre/post-processors) or a policy server (``server=http://host:8000``, run
 ``python -m agents.xvla.serve`` on the GPU box).  Each query returns a chunk;
-the first ``n_action_steps`` rows are decoded by :class:`XVLAContract` and
-each is held for ``control_freq / policy_hz`` env steps (BridgeData runs at 5 Hz).
+the first ``n_action_steps`` rows are decoded by the contract and each is held
+for ``control_freq / policy_hz`` env steps.  Contracts (``contract.type``):
+``xvla`` (:class:`XVLAContract`: BridgeData conventions, ee6d actions) or
+``env`` (:class:`EnvContract`: the env's own observation and ``ee_pose`` action
+layout, as ``eval.record`` writes them).
 """
 
 from __future__ import annotations
@@ -17,19 +21,20 @@ from typing import Mapping
 
 import numpy as np
 
-from agents.xvla.contract import XVLAContract
+from agents.xvla.contract import EnvContract, XVLAContract, orthonormality_error
 from envs.cameras import Calibration
-from envs.errors import FatalAgentError
+from envs.errors import FatalAgentError, check_choice
 
 log = logging.getLogger(__name__)
 
-UNAVAILABLE = ("agent=xvla has no policy to run: either install LeRobot (Python >= 3.12: "
+CONTRACTS = {"xvla": XVLAContract, "env": EnvContract}
+UNAVAILABLE = ("this agent has no policy to run: either install LeRobot (Python >= 3.12: "
                "pip install -e '.[xvla]', see README 'X-VLA') to run the checkpoint in-process, or point "
                "agent.server=http://<host>:8000 at a policy server (python -m agents.xvla.serve --checkpoint "
                "lerobot/xvla-widowx on a GPU machine)")
 
 
-class XVLAAgent:
+class LeRobotAgent:
     def __init__(self, checkpoint: str = "lerobot/xvla-widowx", server: str | None = None, device: str = "auto",
                  tokenizer_dir: str | None = None, n_action_steps: int | None = None, policy_hz: float = 5.0,
                  control_freq: int = 10, contract: dict | None = None, debug: bool = False,
@@ -50,6 +55,10 @@ class XVLAAgent:
         self._seed = None
 
     # --- lifecycle ---------------------------------------------------------
+    def prepare(self) -> None:
+        """Load the policy now (the harness calls this once per worker, outside episode timers)."""
+        self._ensure_backend()
+
     def _ensure_backend(self) -> None:
         if self.backend is None:  # in-process: load lazily, in the worker that uses it
             from agents.xvla.lerobot_backend import LeRobotBackend
@@ -57,8 +66,9 @@ class XVLAAgent:
         if self.contract is None:
             facts = self.backend.describe()
             log.info("policy facts: %s", facts)
-            self.contract = XVLAContract(**{"image_size": tuple(facts["image_size"]),
-                                            "state_dim": facts.get("state_dim"), **self.contract_overrides})
+            settings = dict(self.contract_overrides)
+            kind = check_choice("contract.type", settings.pop("type", "xvla"), CONTRACTS)
+            self.contract = CONTRACTS[kind].from_facts(facts, **settings)
             self.n_action_steps = self.n_action_steps or int(facts["n_action_steps"])
 
     def seed(self, seed: int) -> None:
@@ -94,4 +104,8 @@ class XVLAAgent:
         if self.debug:
             from agents.xvla.debug import save_query
             name = f"episode_{self._episode:04d}" + ("" if self._seed is None else f"_seed{self._seed}")
-            save_query(self.debug_dir / name, self._step, inputs, obs, actions, self.calibration.get("primary"))
+            extra = {}
+            if isinstance(self.contract, XVLAContract):
+                err = max(orthonormality_error(row[3:9], self.contract.rot6d_order) for row in chunk)
+                extra["rot6d_orthonormality_error"] = round(float(err), 4)
+            save_query(self.debug_dir / name, self._step, inputs, obs, actions, self.calibration.get("primary"), extra)
