@@ -74,7 +74,7 @@ def test_resume_refuses_a_folder_of_another_run(tmp_path):
 
 def test_an_agent_error_becomes_one_error_row(tmp_path):
     bad = episode_seed(0, 2)
-    proc = run_cli(ORACLE, FAULTY, f"+agent.fail_on_seeds=[{bad}]", "episodes=4", "workers=2", f"out_dir={tmp_path}",
+    run_cli(ORACLE, FAULTY, f"+agent.fail_on_seeds=[{bad}]", "episodes=4", "workers=2", f"out_dir={tmp_path}",
                    check=1)
     df = episodes(tmp_path)
     assert df["status"].tolist() == ["ok", "ok", "error", "ok"]
