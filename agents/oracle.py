@@ -75,11 +75,11 @@ class OracleAgent:
         p = scene.block_pos(task.roles["block"])
         yaw = grasp_yaw(scene.block_rot(task.roles["block"]), p[:2])
         plan = self._pick(p, yaw)
-        if task.name == "place":
+        if "target" in task.roles:  # place, place_single: onto the named mat
             goal = scene.mat_pos(task.roles["target"])
             goal[2] = TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M
             plan += self._put(goal, yaw)
-        elif task.name == "stack":
+        elif "base" in task.roles:  # stack: onto the named cube
             goal = scene.block_pos(task.roles["base"])
             goal[2] += 2 * BLOCK_HALF_SIZE_M
             plan += self._put(goal, yaw)

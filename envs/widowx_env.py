@@ -85,7 +85,6 @@ class WidowXTabletopEnv(gym.Env):
         self.metadata = {**self.metadata, "render_fps": control_freq}
 
         scene = SceneConfig(**scene) if isinstance(scene, dict) else (scene or SceneConfig())
-        task_config = TaskConfig(**task_config) if isinstance(task_config, dict) else task_config
         self.task = make_task(task, task_config)
         self.model = build_model(scene, list(self.specs.values()))
         if abs(self.model.opt.timestep * PHYSICS_HZ - 1.0) > 1e-9:

@@ -3,7 +3,9 @@
 Finds every ``episodes.csv`` under DIR (a sweep folder, a folder of runs, or one
 run), recomputes success rates with Wilson 95% intervals, and writes into DIR:
 ``comparison.csv`` (one row per task x camera x magnitude x calibration, one
-column block per agent) and ``comparison.png`` (success rate against camera
+column block per agent; with ``--calibration-columns`` one row per task x camera
+x magnitude and one column block per agent and calibration, ``classic@nominal``)
+and ``comparison.png`` (success rate against camera
 perturbation, with error bars), then prints the table.
 """
 
@@ -37,16 +39,20 @@ def load_episodes(root: Path) -> pd.DataFrame:
     return df
 
 
-def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
-    wide = summary.pivot_table(index=ROW_KEYS, columns="agent", values=METRICS, aggfunc="first")
+def comparison_table(summary: pd.DataFrame, calibration_columns: bool = False) -> pd.DataFrame:
+    rows = ROW_KEYS
+    if calibration_columns:  # calibration moves from the rows into the column label
+        summary = summary.assign(agent=summary["agent"] + "@" + summary["calibration"])
+        rows = [k for k in ROW_KEYS if k != "calibration"]
+    wide = summary.pivot_table(index=rows, columns="agent", values=METRICS, aggfunc="first")
     wide = wide.swaplevel(0, 1, axis=1)
     agents = sorted(summary["agent"].unique())
     wide = wide.reindex(columns=pd.MultiIndex.from_product([agents, METRICS]))
     wide.columns = [f"{a}:{m}" for a, m in wide.columns]
     wide = wide.reset_index()
     order = wide["camera"].ne("nominal")  # nominal rows first, then by name and magnitude
-    return wide.assign(_o=order).sort_values(["task", "_o", "camera", "magnitude", "calibration", "scene"]) \
-        .drop(columns="_o").reset_index(drop=True)
+    keys = ["task", "_o", *[k for k in rows if k != "task"]]
+    return wide.assign(_o=order).sort_values(keys).drop(columns="_o").reset_index(drop=True)
 
 
 def plot(summary: pd.DataFrame, path: Path) -> Path:
@@ -79,9 +85,9 @@ def plot(summary: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def report(root: Path) -> pd.DataFrame:
+def report(root: Path, calibration_columns: bool = False) -> pd.DataFrame:
     summary = summarize(load_episodes(root))
-    table = comparison_table(summary)
+    table = comparison_table(summary, calibration_columns)
     table.to_csv(root / "comparison.csv", index=False)
     plot(summary, root / "comparison.png")
     return table
@@ -90,10 +96,13 @@ def report(root: Path) -> pd.DataFrame:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dir", type=Path, help="a run folder, a sweep folder, or a folder of either")
+    p.add_argument("--calibration-columns", action="store_true",
+                   help="one column block per agent and calibration (classic@true, classic@nominal) "
+                        "instead of calibration as a row key")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
-        table = report(args.dir)
+        table = report(args.dir, args.calibration_columns)
     except BenchError as e:
         log.error("%s", e)
         return 2

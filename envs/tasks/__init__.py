@@ -3,14 +3,18 @@
 from envs.errors import check_choice
 from envs.tasks.base import Task, TaskConfig
 from envs.tasks.pick import PickTask
-from envs.tasks.place import PlaceTask
+from envs.tasks.place import PlaceSingleTask, PlaceTask
 from envs.tasks.stack import StackTask
 
-TASKS: dict[str, type[Task]] = {t.name: t for t in (PickTask, PlaceTask, StackTask)}
+TASKS: dict[str, type[Task]] = {t.name: t for t in (PickTask, PlaceTask, PlaceSingleTask, StackTask)}
 
 
-def make_task(name: str, config: TaskConfig | None = None) -> Task:
-    return TASKS[check_choice("task", name, TASKS)](config)
+def make_task(name: str, config: TaskConfig | dict | None = None) -> Task:
+    """Build task ``name``; a dict config fills what it leaves out from the task's own defaults."""
+    cls = TASKS[check_choice("task", name, TASKS)]
+    if isinstance(config, dict):
+        config = cls.default_config(**config)
+    return cls(config)
 
 
-__all__ = ["TASKS", "Task", "TaskConfig", "PickTask", "PlaceTask", "StackTask", "make_task"]
+__all__ = ["TASKS", "Task", "TaskConfig", "PickTask", "PlaceTask", "PlaceSingleTask", "StackTask", "make_task"]

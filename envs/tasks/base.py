@@ -52,9 +52,15 @@ class Task(abc.ABC):
     role_blocks: ClassVar[tuple[str, ...]]  # names of cube roles, e.g. ("block",)
     role_mats: ClassVar[tuple[str, ...]] = ()
     success_terms: ClassVar[tuple[str, ...]]
+    # TaskConfig values this task uses when the caller leaves them out.
+    config_defaults: ClassVar[dict] = {}
+
+    @classmethod
+    def default_config(cls, **overrides) -> TaskConfig:
+        return TaskConfig(**{**cls.config_defaults, **overrides})
 
     def __init__(self, config: TaskConfig | None = None):
-        self.config = config or TaskConfig()
+        self.config = config or self.default_config()
         t = self.config.instruction_template
         if t is not None and not 0 <= t < len(self.templates):
             raise ConfigError(f"{self.name}: instruction_template must be in [0, {len(self.templates) - 1}], got {t}")

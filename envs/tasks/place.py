@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.errors import ConfigError
 from envs.objects import SceneHandle
 from envs.scene import MAT_RADIUS_M
 from envs.tasks.base import Task
@@ -40,3 +41,23 @@ class PlaceTask(Task):
             "released": self.released(scene, block),
             "static": self.static(scene, block),
         }
+
+
+class PlaceSingleTask(PlaceTask):
+    """Place with one cube and one mat: the instruction is redundant.
+
+    Description: as ``place``, with no distractors, so a policy without language
+    input (LeRobot's ACT, Diffusion) can tell which cube and mat are meant;
+    colours still vary per episode.  The baseline scene for language-blind
+    end-to-end policies trained on the oracle's demonstrations.
+    Randomizations and Success: as ``place``.
+    """
+
+    name = "place_single"
+    config_defaults = {"num_distractor_blocks": 0, "num_distractor_mats": 0}
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        if self.config.num_distractor_blocks or self.config.num_distractor_mats:
+            raise ConfigError(f"{self.name} has no distractors (got {self.config.num_distractor_blocks} cubes, "
+                              f"{self.config.num_distractor_mats} mats); use task=place for scenes with distractors")
