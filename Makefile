@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 MUJOCO_GL ?= egl
 export MUJOCO_GL
 
-.PHONY: setup run demo test test-fast test-xvla xvla-env bench clean
+.PHONY: setup run demo test test-fast test-xvla xvla-env e2e-vs-tools bench clean
 
 setup: $(STAMP)
 	$(PY) scripts/check_gl.py
@@ -53,6 +53,10 @@ xvla-env: $(XVLA_VENV)/.installed
 
 test-xvla: $(XVLA_VENV)/.installed
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(XVLA_VENV)/bin/python -m pytest -q tests_xvla
+
+# Demonstrations -> two ACT policies -> the camera sweep -> results/e2e-vs-tools (about 1.5 h on 2 cores).
+e2e-vs-tools: $(XVLA_VENV)/.installed
+	PY=$(XVLA_VENV)/bin/python bash scripts/e2e_vs_tools.sh
 
 clean:
 	rm -rf $(VENV) $(XVLA_VENV) results/runs outputs

@@ -30,17 +30,23 @@ def run(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("e2e")
-    run("-m", "eval.record", "task=pick", "episodes=2", "use_videos=false", "image_size=[48,64]",
+    run("-m", "eval.record", "task=place_single", "episodes=2", "use_videos=false", "image_size=[48,64]",
         f"out_dir={root / 'rec'}")
-    run("-m", "lerobot.scripts.lerobot_train", "--dataset.repo_id=local/widowx_pick",
+    run("-m", "lerobot.scripts.lerobot_train", "--dataset.repo_id=local/widowx_place_single",
         f"--dataset.root={root / 'rec' / 'dataset'}", f"--output_dir={root / 'train'}", *TINY_ACT)
     return root / "train" / "checkpoints" / "last" / "pretrained_model"
 
 
 def test_trained_checkpoint_runs_through_the_harness(checkpoint, tmp_path):
     assert (checkpoint / "policy_preprocessor.json").exists()
-    run("-m", "eval.run", "agent=lerobot", f"agent.checkpoint={checkpoint}", "agent.device=cpu", "task=pick",
-        "episodes=2", "workers=1", "max_steps=12", f"out_dir={tmp_path}")
-    df = pd.read_csv(tmp_path / "episodes.csv")
+    run("-m", "eval.run", "-m", "agent=lerobot", "agent.name=act_tiny", f"agent.checkpoint={checkpoint}",
+        "agent.device=cpu", "task=place_single", "camera=nominal,shifted", "episodes=2", "workers=1",
+        "max_steps=12", f"out_dir={tmp_path}")
+    # the checkpoint path stays out of the sweep's folder names; agent.name tells policies apart
+    runs = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    assert runs == [f"agent.name=act_tiny,agent=lerobot,camera={c},max_steps=12,task=place_single"
+                    for c in ("nominal", "shifted")]
+    df = pd.concat(pd.read_csv(tmp_path / r / "episodes.csv") for r in runs)
+    assert (df["agent"] == "act_tiny").all() and (df["task"] == "place_single").all()
     assert (df["status"] == "ok").all() and (df["steps"] == 12).all()
     assert (df["policy_queries"] == 3).all()  # chunks of 5 actions, one env step each: 12 steps need 3
