@@ -50,3 +50,19 @@ def test_trained_checkpoint_runs_through_the_harness(checkpoint, tmp_path):
     assert (df["agent"] == "act_tiny").all() and (df["task"] == "place_single").all()
     assert (df["status"] == "ok").all() and (df["steps"] == 12).all()
     assert (df["policy_queries"] == 3).all()  # chunks of 5 actions, one env step each: 12 steps need 3
+
+
+def test_same_seeds_evaluate_identically(checkpoint, tmp_path):
+    """Evaluation is a function of the seeds: two runs of the same episodes agree in every recorded column."""
+    frames, queries = [], []
+    for name in ("a", "b"):
+        run("-m", "eval.run", "agent=lerobot", f"agent.checkpoint={checkpoint}", "agent.device=cpu",
+            "agent.debug=true", f"agent.debug_dir={tmp_path / name / 'debug'}", "task=place_single",
+            "episodes=2", "workers=1", "max_steps=25", f"out_dir={tmp_path / name}")
+        frames.append(pd.read_csv(tmp_path / name / "episodes.csv").drop(columns=["wall_s", "inference_s"],
+                                                                         errors="ignore"))
+        # every query's state and action chunk, per episode folder
+        queries.append({p.parent.name: p.read_text() for p in sorted((tmp_path / name / "debug").rglob("queries.jsonl"))})
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert len(queries[0]) == 2 and all(q.count("\n") == 5 for q in queries[0].values())  # 25 steps, chunks of 5
+    assert queries[0] == queries[1]
