@@ -63,7 +63,8 @@ def plot(summary: pd.DataFrame, path: Path) -> Path:
 
     s = summary.copy()
     s["view"] = s.apply(lambda r: r.camera if r.camera == "nominal" else f"{r.camera} {r.magnitude:g}", axis=1)
-    views = sorted(s["view"].unique(), key=lambda v: (v != "nominal", v))
+    ordered = s.assign(_o=s["camera"].ne("nominal")).sort_values(["_o", "camera", "magnitude"])
+    views = list(dict.fromkeys(ordered["view"]))  # nominal first, then by name and numeric magnitude
     tasks = sorted(s["task"].unique())
     fig, axes = plt.subplots(1, len(tasks), figsize=(max(5, 1.1 * len(views) + 2) * len(tasks), 4), squeeze=False)
     series = sorted(s.groupby(["agent", "calibration"]).groups)
