@@ -72,14 +72,15 @@ def plot(summary: pd.DataFrame, path: Path) -> Path:
         for k, (agent, cal) in enumerate(series):
             g = s[(s.task == task) & (s.agent == agent) & (s.calibration == cal)]
             x = [views.index(v) + 0.08 * (k - (len(series) - 1) / 2) for v in g["view"]]
-            err = [g["success_rate"] - g["ci_low"], g["ci_high"] - g["success_rate"]]
+            # clipped: Wilson bounds at k = 0 or n can sit a rounding error inside the rate
+            err = [(g["success_rate"] - g["ci_low"]).clip(lower=0), (g["ci_high"] - g["success_rate"]).clip(lower=0)]
             ax.errorbar(x, g["success_rate"], yerr=err, fmt="o", capsize=3, label=f"{agent} (calib {cal})")
         ax.set_xticks(range(len(views)), views, rotation=30, ha="right")
         ax.set_ylim(-0.05, 1.05)
         ax.set_title(f"task: {task}")
         ax.set_ylabel("success rate (Wilson 95%)")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8, loc="lower left")
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the plot, off the data
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -52,3 +52,9 @@ def test_summary_excludes_errors_from_the_rate():
             {**base, "episode": 3, "success": False, "status": "timeout"}]
     s = summarize(episodes_frame(rows)).iloc[0]
     assert (s.n, s.successes, s.success_rate, s.errors, s.timeouts) == (2, 1, 0.5, 1, 1)
+
+
+def test_wilson_interval_is_exact_at_the_ends():
+    """A plot's error bars (rate - low, high - rate) must never be negative."""
+    for n in (1, 7, 50, 333):
+        assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
