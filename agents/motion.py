@@ -15,6 +15,12 @@ import numpy as np
 
 TOP_DOWN_PITCH_RAD = np.pi / 2  # gripper x axis pointing straight down (R = Rz(yaw) Ry(pitch))
 
+# Grasp defaults shared by the oracle and the tool agent (each exposes them in its settings).
+TRAVEL_Z_M = 0.12  # height of moves between objects
+CARRY_EXTRA_Z_M = 0.03  # travel this much higher while holding a cube
+PLACE_CLEARANCE_M = 0.008  # release height above the resting pose
+GRIP_STEPS = 5  # control steps to close or open the gripper
+
 
 @dataclass(frozen=True)
 class MotionSettings:

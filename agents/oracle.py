@@ -15,7 +15,8 @@ from typing import Mapping
 
 import numpy as np
 
-from agents.motion import BoundedMotion, MotionSettings, closest_face_yaw
+from agents.motion import (CARRY_EXTRA_Z_M, GRIP_STEPS, PLACE_CLEARANCE_M, TRAVEL_Z_M, BoundedMotion, MotionSettings,
+                           closest_face_yaw)
 from envs.cameras import Calibration
 from envs.errors import AgentError
 from envs.geometry import yaw_of_box
@@ -33,9 +34,10 @@ class Waypoint:
 
 @dataclass(frozen=True)
 class OracleSettings:
-    travel_z_m: float = 0.12  # height of moves between objects
-    grip_steps: int = 5  # steps to close or open the gripper
-    place_clearance_m: float = 0.008  # release height above the resting pose
+    travel_z_m: float = TRAVEL_Z_M
+    carry_extra_z_m: float = CARRY_EXTRA_Z_M
+    grip_steps: int = GRIP_STEPS
+    place_clearance_m: float = PLACE_CLEARANCE_M
     motion: MotionSettings = MotionSettings()
 
 
@@ -92,12 +94,12 @@ class OracleAgent:
             Waypoint(above, yaw, 1.0, m.fast_m_s),
             Waypoint(p.copy(), yaw, 1.0, m.slow_m_s, hold_steps=1),
             Waypoint(p.copy(), yaw, 0.0, m.slow_m_s, hold_steps=s.grip_steps),
-            Waypoint(above + [0, 0, 0.03], yaw, 0.0, m.slow_m_s, hold_steps=2),
+            Waypoint(above + [0, 0, s.carry_extra_z_m], yaw, 0.0, m.slow_m_s, hold_steps=2),
         ]
 
     def _put(self, goal: np.ndarray, yaw: float) -> list[Waypoint]:
         s, m = self.settings, self.settings.motion
-        above = np.array([goal[0], goal[1], s.travel_z_m + 0.03])
+        above = np.array([goal[0], goal[1], s.travel_z_m + s.carry_extra_z_m])
         release = goal + [0, 0, s.place_clearance_m]
         return [
             Waypoint(above, yaw, 0.0, m.fast_m_s),

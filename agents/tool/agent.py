@@ -20,7 +20,8 @@ from typing import Generator, Mapping
 
 import numpy as np
 
-from agents.motion import BoundedMotion, MotionSettings, closest_face_yaw
+from agents.motion import (CARRY_EXTRA_Z_M, GRIP_STEPS, PLACE_CLEARANCE_M, TRAVEL_Z_M, BoundedMotion, MotionSettings,
+                           closest_face_yaw)
 from agents.tool.perception import footprint_yaw, parse_instruction
 from agents.tool.types import Call, CallResult, Detection, norm_to_pixel
 from envs.cameras import Calibration
@@ -43,10 +44,10 @@ class ToolSettings:
     max_attempts: int = 3  # plan, execute, look, check; again if not done
     max_rounds: int = 4  # reasoner turns per plan (function-calling loop)
     max_calls: int = 24  # function calls executed per plan
-    travel_z_m: float = 0.12
-    carry_extra_z_m: float = 0.03  # travel higher while holding a cube
-    place_clearance_m: float = 0.008
-    grip_steps: int = 5
+    travel_z_m: float = TRAVEL_Z_M
+    carry_extra_z_m: float = CARRY_EXTRA_Z_M
+    place_clearance_m: float = PLACE_CLEARANCE_M
+    grip_steps: int = GRIP_STEPS
     look_pose_m: tuple[float, float, float] = (0.05, 0.2, 0.3)  # out of the primary camera's view
     match_radius_px: float = 40.0  # a move targets the detection within this distance
     done_tol_m: float = 0.03  # outcome check: object within this distance of its goal
@@ -84,16 +85,17 @@ class ToolAgent:
     # --- episode -----------------------------------------------------------
     def _episode(self, obs: dict):
         self.motion.reset(obs["state"][:3])
-        dets = None
+        dets = self._perceive(obs)
         for attempt in range(self.settings.max_attempts):
             self._stats["attempts"] += 1
             image = obs["images"][self.settings.camera]
-            dets = dets if dets is not None else self._perceive(obs)
             if not dets:
                 log.info("attempt %d: the reasoner found no objects", attempt + 1)
             else:
                 obs = yield from self._run_plan(image, dets, obs)
             obs = yield from self._retreat(obs)
+            if attempt == self.settings.max_attempts - 1:
+                break  # no attempt left: a last look would cost a reasoner call for nothing
             dets = self._perceive(obs)
             if self._task_done(obs, dets):
                 break
@@ -150,9 +152,7 @@ class ToolAgent:
                 result = CallResult(call, status, {"reached_m": np.round(obs["state"][:3], 3).tolist(),
                                                    "error_m": round(err, 4)})
             elif call.name == "setGripperState":
-                self.gripper = 1.0 if _truthy(call.args.get("opened")) else 0.0
-                for _ in range(self.settings.grip_steps):
-                    obs = yield self.motion.action(self.yaw, self.gripper)
+                obs = yield from self._grip(_truthy(call.args.get("opened")), obs)
                 self.holding = self.gripper == 0.0 and obs["state"][7] > HOLDING_MIN_OPENING
                 result = CallResult(call, "ok", {"gripper_opening": round(float(obs["state"][7]), 3),
                                                  "holding_object": bool(self.holding)})
@@ -192,6 +192,13 @@ class ToolAgent:
             obs = yield self.motion.action(self.yaw, self.gripper)
         return obs
 
+    def _grip(self, opened: bool, obs):
+        """Open or close the gripper in place for ``grip_steps`` steps."""
+        self.gripper = 1.0 if opened else 0.0
+        for _ in range(self.settings.grip_steps):
+            obs = yield self.motion.action(self.yaw, self.gripper)
+        return obs
+
     def _retreat(self, obs):
         """Out of the camera's view to look again (holding on to a picked cube)."""
         if self.holding and len(self.parsed.objects) == 1:
@@ -199,9 +206,7 @@ class ToolAgent:
         if self.holding:  # a plan that left the cube in the gripper: put it back down first
             down = np.r_[self.motion.cmd[:2], BLOCK_CENTRE_Z_M + self.settings.place_clearance_m]
             obs = yield from self._go(down, self.settings.motion.slow_m_s, obs)
-            self.gripper = 1.0
-            for _ in range(self.settings.grip_steps):
-                obs = yield self.motion.action(self.yaw, self.gripper)
+            obs = yield from self._grip(True, obs)
             self.holding = False
         up = np.r_[self.motion.cmd[:2], self.settings.travel_z_m]
         obs = yield from self._go(up, self.settings.motion.fast_m_s, obs)

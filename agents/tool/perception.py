@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from agents.tool.types import Detection
+from agents.tool.types import TARGET_WORDS, Detection
 from envs.cameras import Calibration
 
 # name -> (hue windows, minimum saturation); value must exceed MIN_VALUE.
@@ -29,7 +29,6 @@ MIN_VALUE = 50
 MIN_PIXELS = 30  # smaller blobs are noise or a sliver behind the arm
 COLOR_WORDS = tuple(HUE_WINDOWS)
 BLOCK_WORDS = ("block", "cube")
-TARGET_WORDS = ("target", "mat")
 
 
 def color_mask(image: np.ndarray, color: str) -> np.ndarray:

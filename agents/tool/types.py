@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+TARGET_WORDS = ("target", "mat")  # words that name a mat rather than a cube
+
 NORM = 1000.0
 
 
@@ -29,7 +31,7 @@ class Detection:
     @property
     def kind(self) -> str:
         """'target' for mats / targets, 'block' otherwise."""
-        return "target" if any(w in self.label.lower() for w in ("target", "mat")) else "block"
+        return "target" if any(w in self.label.lower() for w in TARGET_WORDS) else "block"
 
 
 @dataclass
