@@ -109,13 +109,13 @@ def _rollout(env, agent, spec: EpisodeSpec, row: dict, recorder) -> None:
     row["instruction"] = obs["instruction"]
     agent.reset(obs["instruction"], info["calibration"])
     if recorder:
-        recorder.add(env)
+        recorder.add(env, obs)
     done = False
     while not done:
         obs, _, terminated, truncated, info = env.step(agent.act(obs))
         row["steps"] += 1
         if recorder:
-            recorder.add(env)
+            recorder.add(env, obs)
         done = terminated or truncated
     row["success"] = bool(info["success"])
     row.update({k: bool(v) for k, v in info["eval"].items() if k not in NON_CONDITION_KEYS})

@@ -12,9 +12,10 @@ class VideoRecorder:
         self.path, self.fps, self.cameras = Path(path), fps, cameras
         self.frames: list[np.ndarray] = []
 
-    def add(self, env) -> None:
-        u = env.unwrapped
-        views = [u.render_camera_image(c) for c in self.cameras]
+    def add(self, env, obs: dict) -> None:
+        """One frame; views the agent's observation already holds are not rendered again."""
+        images = obs.get("images", {})
+        views = [images[c] if c in images else env.unwrapped.render_camera_image(c) for c in self.cameras]
         h = min(v.shape[0] for v in views)
         self.frames.append(np.concatenate([v[:h] for v in views], axis=1))
 
