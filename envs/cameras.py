@@ -102,10 +102,16 @@ PERTURBATIONS: dict[str, PerturbationPreset] = {
 }
 
 
+def resolve_magnitude(name: str, magnitude: float | None = None) -> float:
+    """``magnitude`` in the named preset's unit, or the preset's default when None."""
+    preset = PERTURBATIONS[check_choice("camera perturbation", name, PERTURBATIONS)]
+    return preset.default if magnitude is None else float(magnitude)
+
+
 def make_perturbation(name: str, magnitude: float | None = None) -> CameraPerturbation:
     """The named perturbation at ``magnitude`` (its preset's unit) or its default."""
-    preset = PERTURBATIONS[check_choice("camera perturbation", name, PERTURBATIONS)]
-    return preset.build(preset.default if magnitude is None else float(magnitude))
+    magnitude = resolve_magnitude(name, magnitude)  # checks the name first
+    return PERTURBATIONS[name].build(magnitude)
 
 
 @dataclass(frozen=True, eq=False)

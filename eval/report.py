@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 from envs.errors import BenchError
-from eval.store import summarize
+from eval.store import GROUP_COLUMNS, summarize
 
 log = logging.getLogger("eval.report")
-ROW_KEYS = ["task", "camera", "magnitude", "calibration", "scene"]
+ROW_KEYS = [k for k in GROUP_COLUMNS if k != "agent"]  # one table row per run condition
 METRICS = ["success_rate", "ci_low", "ci_high", "n", "errors"]
 
 

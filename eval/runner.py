@@ -13,7 +13,7 @@ from typing import Iterable
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from envs.cameras import PERTURBATIONS
+from envs.cameras import resolve_magnitude
 from envs.errors import BenchError
 from eval.episodes import EpisodeSpec, episode_seed, make_agent, make_env, plain, run_episode
 from eval.store import EpisodeStore
@@ -27,9 +27,8 @@ _worker: dict = {}  # per-process env, agent and config (built once by _init_wor
 def run_identity(cfg: DictConfig) -> dict:
     """The columns every row of this run shares."""
     cam = plain(cfg.camera)
-    magnitude = cam["magnitude"] if cam["magnitude"] is not None else PERTURBATIONS[cam["name"]].default
     return {"agent": cfg.agent.name, "task": plain(cfg.task)["name"], "camera": cam["name"],
-            "magnitude": float(magnitude), "calibration": cam["calibration"], "scene": plain(cfg.scene)["visual"],
+            "magnitude": resolve_magnitude(cam["name"], cam["magnitude"]), "calibration": cam["calibration"], "scene": plain(cfg.scene)["visual"],
             "base_seed": int(cfg.seed)}
 
 
