@@ -1,24 +1,106 @@
-"""The agent contract every agent implements.
+"""The contracts agents implement: the :class:`Agent` base class, and the
+:class:`Reasoner` and :class:`PolicyBackend` protocols behind the tool agent and
+the LeRobot agent.
 
-    agent.reset(instruction, calibration)   # once per episode
-    action = agent.act(obs)                 # once per control step
+The harness calls, per worker process and then per episode::
+
+    agent = instantiate(cfg.agent)          # cheap: no model loading here
+    agent.prepare()                         # once per worker: load models, outside any episode timer
+    agent.seed(agent_seed)                  # per episode: the agent's own random stream
+    agent.reset(instruction, calibration)   # per episode: zeroes the episode's counters
+    action = agent.act(obs)                 # per control step
+    row.update(agent.counters())            # per episode, after its last step
 
 ``calibration`` maps camera name -> :class:`envs.cameras.Calibration`: what the
-env reports, which under ``calibration=nominal`` is stale on purpose.  Agents
-see only observations and that calibration; only the oracle is privileged.
+env reports, which under ``calibration=nominal`` is stale on purpose.
+
+**Privilege.** Agents see only observations and that calibration.  The
+``agent_seed`` comes from a stream of its own (``eval.episodes.episode_seeds``)
+and says nothing about the scene.  Only agents on the harness's allow-list
+(``eval.episodes.PRIVILEGED_AGENTS``: the oracle and the fault-injection test
+agents) are handed the env, through :meth:`PrivilegedAgent.bind`; any other
+agent that asks is refused before the first episode.
+
+**Counters.** ``counters()`` returns numbers about the current episode (calls,
+tokens, latency ...) that go into its ``episodes.csv`` row; ``reset()`` zeroes
+them, reading them changes nothing.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol, runtime_checkable
+from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
 from envs.cameras import Calibration
 
 
-@runtime_checkable
-class Agent(Protocol):
-    def reset(self, instruction: str, calibration: Mapping[str, Calibration]) -> None: ...
+class Agent:
+    """Base class of every agent: each hook the harness calls, doing nothing by default."""
 
-    def act(self, obs: dict) -> np.ndarray: ...
+    privileged: ClassVar[bool] = False  # True only for agents that read ground truth (see PrivilegedAgent)
+
+    def prepare(self) -> None:
+        """Heavy one-time work (load a model, open a connection); called once per worker process."""
+
+    def seed(self, seed: int) -> None:
+        """The agent's own random stream for the next episode (independent of the scene's)."""
+
+    def reset(self, instruction: str, calibration: Mapping[str, Calibration]) -> None:
+        """Start an episode: the instruction and the calibration the env reports; zero the counters."""
+        raise NotImplementedError
+
+    def act(self, obs: dict) -> np.ndarray:
+        """The next action for the env's ``action_space``."""
+        raise NotImplementedError
+
+    def counters(self) -> dict[str, Any]:
+        """Numbers about the current episode for its ``episodes.csv`` row (flat, JSON-able)."""
+        return {}
+
+    def close(self) -> None:
+        """Release what ``prepare`` took (connections, processes)."""
+
+
+class PrivilegedAgent(Agent):
+    """An agent that reads the simulator's ground truth; the harness binds the env only when the
+    class is on its allow-list (``eval.episodes.PRIVILEGED_AGENTS``)."""
+
+    privileged = True
+
+    def bind(self, env) -> "PrivilegedAgent":
+        raise NotImplementedError
+
+
+@runtime_checkable
+class Reasoner(Protocol):
+    """The tool agent's brain (``agents.tool``): points at what the instruction names, then plans
+    function calls (``move``, ``setGripperState``) in one or more turns, each answered with its real
+    outcome.  Implementations: ``ClassicReasoner`` (offline rules), ``GeminiReasoner``."""
+
+    name: str
+
+    def reset(self) -> None:
+        """Start an episode: forget the conversation, zero the counters."""
+
+    def point(self, image: np.ndarray, instruction: str) -> list: ...  # list[agents.tool.types.Detection]
+
+    def start_plan(self, image: np.ndarray, instruction: str, dets: list) -> list: ...  # list[Call]
+
+    def continue_plan(self, results: list) -> list: ...  # CallResults of the last turn -> next calls
+
+    def counters(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class PolicyBackend(Protocol):
+    """Where a LeRobot policy runs (``agents.lerobot``): in-process, or behind a policy server."""
+
+    def describe(self) -> dict[str, Any]:
+        """Checkpoint facts the contract needs (image keys and size, state size, chunk length, ...)."""
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start an episode (clears the policy's action queue; seeds its sampling)."""
+
+    def predict(self, inputs: dict[str, Any]) -> np.ndarray:
+        """One observation -> an action chunk (steps, action dims)."""

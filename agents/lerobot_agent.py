@@ -23,7 +23,9 @@ import numpy as np
 
 from agents.xvla.contract import EnvContract, XVLAContract, orthonormality_error
 from envs.cameras import Calibration
-from envs.errors import FatalAgentError, check_choice
+from agents.base import Agent
+from agents.errors import FatalAgentError
+from envs.errors import check_choice
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ UNAVAILABLE = ("this agent has no policy to run: either install LeRobot (Python 
                "lerobot/xvla-widowx on a GPU machine)")
 
 
-class LeRobotAgent:
+class LeRobotAgent(Agent):
     def __init__(self, checkpoint: str = "lerobot/xvla-widowx", server: str | None = None, device: str = "auto",
                  tokenizer_dir: str | None = None, n_action_steps: int | None = None, policy_hz: float = 5.0,
                  control_freq: int = 10, contract: dict | None = None, debug: bool = False,
@@ -78,6 +80,7 @@ class LeRobotAgent:
         self._ensure_backend()
         self.instruction, self.calibration = instruction, calibration
         self._queue, self._step = [], 0
+        self._stats = {"policy_queries": 0, "inference_s": 0.0}
         self._episode += 1
         self.backend.reset(self._seed)
 
@@ -88,9 +91,7 @@ class LeRobotAgent:
         return self._queue.pop(0)
 
     def counters(self) -> dict:
-        out = {**self._stats, "inference_s": round(self._stats["inference_s"], 3)}
-        self._stats = {"policy_queries": 0, "inference_s": 0.0}
-        return out
+        return {**self._stats, "inference_s": round(self._stats["inference_s"], 3)}
 
     # --- one query ---------------------------------------------------------
     def _query(self, obs: dict) -> None:

@@ -18,7 +18,8 @@ import numpy as np
 from agents.motion import (CARRY_EXTRA_Z_M, GRIP_STEPS, PLACE_CLEARANCE_M, TRAVEL_Z_M, BoundedMotion, MotionSettings,
                            closest_face_yaw)
 from envs.cameras import Calibration
-from envs.errors import AgentError
+from agents.base import PrivilegedAgent
+from agents.errors import AgentError
 from envs.geometry import yaw_of_box
 from envs.scene import BLOCK_HALF_SIZE_M, TABLE_TOP_Z_M
 
@@ -46,10 +47,8 @@ def grasp_yaw(block_R: np.ndarray, xy: np.ndarray) -> float:
     return closest_face_yaw(yaw_of_box(block_R), xy)
 
 
-class OracleAgent:
+class OracleAgent(PrivilegedAgent):
     """Scripted pick / place / stack from ground truth (privileged)."""
-
-    privileged = True
 
     def __init__(self, env=None, settings: OracleSettings = OracleSettings()):
         self.settings = settings

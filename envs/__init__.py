@@ -11,7 +11,7 @@ ensure_headless_gl()
 import gymnasium as gym  # noqa: E402
 
 from envs.cameras import Calibration, CameraPerturbation, CameraSpec, PERTURBATIONS, make_perturbation  # noqa: E402
-from envs.errors import BenchError, ConfigError, SimulationError  # noqa: E402
+from envs.errors import BenchError, ConfigError, GeometryError, SimulationError  # noqa: E402
 
 ENV_ID = "WidowXTabletop-v0"
 DEFAULT_MAX_EPISODE_STEPS = 200  # 20 s at the default 10 Hz control
@@ -20,5 +20,5 @@ if ENV_ID not in gym.registry:
     gym.register(id=ENV_ID, entry_point="envs.widowx_env:WidowXTabletopEnv",
                  max_episode_steps=DEFAULT_MAX_EPISODE_STEPS)
 
-__all__ = ["ENV_ID", "BenchError", "ConfigError", "SimulationError", "Calibration", "CameraPerturbation",
+__all__ = ["ENV_ID", "BenchError", "ConfigError", "GeometryError", "SimulationError", "Calibration", "CameraPerturbation",
            "CameraSpec", "PERTURBATIONS", "make_perturbation"]

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from envs.errors import ConfigError, check_choice
+from envs.errors import ConfigError, GeometryError, check_choice
 from envs.geometry import look_at, make_T, mat_to_quat, rot_z
 
 # OpenCV camera axes -> MuJoCo camera axes (flip y and z).
@@ -156,7 +156,7 @@ class Calibration:
         """World points (N, 3) -> pixels (N, 2) as (u, v) = (column, row)."""
         pc = self.to_camera(points_world)
         if np.any(pc[:, 2] <= 0):
-            raise ConfigError(f"camera {self.name!r}: cannot project points behind the camera")
+            raise GeometryError(f"camera {self.name!r}: cannot project points behind the camera")
         uv = pc @ self.K.T
         return uv[:, :2] / uv[:, 2:3]
 
@@ -182,10 +182,10 @@ class Calibration:
             return c + d * np.reshape(np.asarray(depth, float), (-1, 1))
         dz = d[:, 2]
         if np.any(np.abs(dz) < 1e-12):
-            raise ConfigError(f"camera {self.name!r}: a ray is parallel to the plane z={plane_z}")
+            raise GeometryError(f"camera {self.name!r}: a ray is parallel to the plane z={plane_z}")
         t = (plane_z - c[2]) / dz
         if np.any(t <= 0):
-            raise ConfigError(f"camera {self.name!r}: plane z={plane_z} is behind the camera for some pixels")
+            raise GeometryError(f"camera {self.name!r}: plane z={plane_z} is behind the camera for some pixels")
         return c + d * t[:, None]
 
 

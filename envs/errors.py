@@ -13,18 +13,13 @@ class SimulationError(BenchError, RuntimeError):
     """The simulator could not do what was asked (unreachable pose, bad layout)."""
 
 
+class GeometryError(BenchError, ValueError):
+    """A geometric query has no answer: a point behind the camera, a ray parallel to a plane."""
+
+
 def check_choice(kind: str, value: str, choices) -> str:
     """Return ``value`` if it is one of ``choices``, else raise a ConfigError naming them."""
     choices = sorted(choices)
     if value not in choices:
         raise ConfigError(f"unknown {kind} {value!r}; valid choices: {', '.join(choices)}")
     return value
-
-
-class AgentError(BenchError):
-    """An agent could not produce an action for this episode."""
-
-
-class FatalAgentError(AgentError):
-    """An agent error no later episode can recover from (no key, bad key, retired model):
-    the harness stops the whole run at once instead of failing every episode."""

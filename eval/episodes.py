@@ -17,7 +17,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import envs
-from envs.errors import BenchError, FatalAgentError
+from agents.errors import FatalAgentError
+from envs.errors import BenchError
 
 log = logging.getLogger(__name__)
 

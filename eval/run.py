@@ -22,7 +22,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from envs.errors import BenchError, FatalAgentError
+from agents.errors import FatalAgentError
+from envs.errors import BenchError
 from eval import schema
 from eval.runner import run_all
 from eval.store import episodes_frame, summarize

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from envs import ConfigError
+from envs.errors import GeometryError
 from envs.cameras import PRIMARY, CameraPerturbation, make_perturbation
 from envs.geometry import look_at
 
@@ -47,9 +48,9 @@ def test_unproject_rejects_ambiguous_or_impossible_requests():
     cal = PRIMARY.calibration()
     with pytest.raises(ConfigError, match="exactly one"):
         cal.unproject(np.array([[10.0, 10.0]]))
-    with pytest.raises(ConfigError, match="behind"):
+    with pytest.raises(GeometryError, match="behind"):
         cal.unproject(np.array([[160.0, 5.0]]), plane_z=1.0)  # plane above the camera
-    with pytest.raises(ConfigError, match="behind the camera"):
+    with pytest.raises(GeometryError, match="behind the camera"):
         cal.project(np.array([[0.0, -0.5, 0.6]]))
 
 

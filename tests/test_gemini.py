@@ -8,7 +8,7 @@ from agents.tool import ToolAgent
 from agents.tool.gemini import GeminiReasoner, parse_json_lenient
 from agents.tool.perception import detect_color
 from agents.tool.types import CallResult
-from envs.errors import FatalAgentError
+from agents.errors import FatalAgentError
 from fake_gemini import THOUGHT_SIGNATURE, FakeGemini, error_body, text_reply
 from harness_util import episodes, run_cli
 

@@ -5,7 +5,7 @@ import pytest
 
 from agents.base import Agent
 from agents.oracle import OracleAgent, grasp_yaw
-from envs.errors import AgentError
+from agents.errors import AgentError
 from envs.geometry import rot_z
 from envs.tasks import TASKS
 

@@ -12,7 +12,7 @@ from agents.xvla.client import PolicyClient
 from agents.xvla.protocol import decode_observation, encode_observation
 from agents.xvla.serve import make_server
 from agents.xvla.testing import ReachPolicy
-from envs.errors import FatalAgentError
+from agents.errors import FatalAgentError
 from harness_util import episodes, run_cli
 
 

@@ -25,7 +25,8 @@ from agents.motion import (CARRY_EXTRA_Z_M, GRIP_STEPS, PLACE_CLEARANCE_M, TRAVE
 from agents.tool.perception import footprint_yaw, parse_instruction
 from agents.tool.types import Call, CallResult, Detection, norm_to_pixel
 from envs.cameras import Calibration
-from envs.errors import AgentError
+from agents.base import Agent
+from agents.errors import AgentError
 from envs.scene import BLOCK_HALF_SIZE_M, MAT_HALF_THICKNESS_M, TABLE_TOP_Z_M
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class ToolSettings:
     motion: MotionSettings = field(default_factory=MotionSettings)
 
 
-class ToolAgent:
+class ToolAgent(Agent):
     def __init__(self, reasoner, settings: ToolSettings | None = None, control_freq: int = 10):
         self.reasoner = reasoner
         self.settings = settings or ToolSettings()
@@ -68,6 +69,7 @@ class ToolAgent:
         self.cal = calibration[self.settings.camera]
         self.parsed = parse_instruction(instruction)
         self.reasoner.reset()
+        self._stats = dict.fromkeys(self._stats, 0)
         self._gen, self.yaw, self.gripper, self.holding, self.depth = None, 0.0, 1.0, False, None
         self.known: dict[str, np.ndarray] = {}  # last 3D position of each labelled object
 
@@ -78,9 +80,7 @@ class ToolAgent:
         return self._gen.send(obs)
 
     def counters(self) -> dict:
-        out = {**self._stats, **self.reasoner.counters()}
-        self._stats = dict.fromkeys(self._stats, 0)
-        return out
+        return {**self._stats, **self.reasoner.counters()}
 
     # --- episode -----------------------------------------------------------
     def _episode(self, obs: dict):

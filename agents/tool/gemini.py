@@ -29,7 +29,8 @@ from PIL import Image
 
 from agents.tool.cache import AnswerCache
 from agents.tool.types import Call, CallResult, Detection, detection_from_wire, pixel_to_norm
-from envs.errors import ConfigError, FatalAgentError
+from agents.errors import FatalAgentError
+from envs.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import urllib.request
 import numpy as np
 
 from agents.xvla.protocol import PROTOCOL_VERSION, encode_observation
-from envs.errors import AgentError, FatalAgentError
+from agents.errors import AgentError, FatalAgentError
 
 log = logging.getLogger(__name__)
 
