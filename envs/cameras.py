@@ -10,6 +10,7 @@ y up; :func:`mujoco_quat` converts.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -87,25 +88,58 @@ class CameraPerturbation:
 class PerturbationPreset:
     unit: str
     default: float
+    valid: tuple[float, float]  # closed range of magnitudes accepted, in ``unit``
     build: Callable[[float], CameraPerturbation] = field(repr=False)
 
 
 # Every named perturbation takes a magnitude in its own unit, so each can be swept;
 # `orbit` is the one meant for sweeps (`rotated` is orbit at a small fixed angle).
+# The valid ranges keep the workspace in view or the camera geometry meaningful.
 PERTURBATIONS: dict[str, PerturbationPreset] = {
-    "nominal": PerturbationPreset("none", 0.0, lambda m: CameraPerturbation("nominal")),
-    "shifted": PerturbationPreset("cm", 3.0, lambda m: CameraPerturbation("shifted", shift_right_m=m / 100)),
-    "rotated": PerturbationPreset("deg", 8.0, lambda m: CameraPerturbation("rotated", orbit_deg=m)),
-    "zoomed": PerturbationPreset("deg fovy", -5.0, lambda m: CameraPerturbation("zoomed", fovy_delta_deg=m)),
-    "far": PerturbationPreset("x distance", 1.3, lambda m: CameraPerturbation("far", distance_scale=m)),
-    "orbit": PerturbationPreset("deg", 15.0, lambda m: CameraPerturbation("orbit", orbit_deg=m)),
+    "nominal": PerturbationPreset("none", 0.0, (0.0, 0.0), lambda m: CameraPerturbation("nominal")),
+    "shifted": PerturbationPreset("cm", 3.0, (-20.0, 20.0),
+                                  lambda m: CameraPerturbation("shifted", shift_right_m=m / 100)),
+    "rotated": PerturbationPreset("deg", 8.0, (-90.0, 90.0), lambda m: CameraPerturbation("rotated", orbit_deg=m)),
+    "zoomed": PerturbationPreset("deg fovy", -5.0, (-30.0, 60.0),
+                                 lambda m: CameraPerturbation("zoomed", fovy_delta_deg=m)),
+    "far": PerturbationPreset("x distance", 1.3, (0.5, 3.0), lambda m: CameraPerturbation("far", distance_scale=m)),
+    "orbit": PerturbationPreset("deg", 15.0, (-90.0, 90.0), lambda m: CameraPerturbation("orbit", orbit_deg=m)),
 }
+CALIBRATION_MODES = ("true", "nominal")  # what agents are told: the real calibration, or the stale nominal one
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Which perturbation moves the primary camera, how far, and what agents are told about it."""
+
+    name: str = "nominal"  # a key of PERTURBATIONS
+    magnitude: float | None = None  # in the perturbation's unit; None: its default
+    calibration: str = "true"  # "true": the real calibration; "nominal": the stale, unperturbed one
+
+    def __post_init__(self):
+        check_choice("calibration", self.calibration, CALIBRATION_MODES)
+        resolve_magnitude(self.name, self.magnitude)
+
+    def resolved(self) -> "CameraConfig":
+        """The same config with the magnitude the env uses (the preset's default filled in)."""
+        return dataclasses.replace(self, magnitude=resolve_magnitude(self.name, self.magnitude))
 
 
 def resolve_magnitude(name: str, magnitude: float | None = None) -> float:
-    """``magnitude`` in the named preset's unit, or the preset's default when None."""
+    """``magnitude`` in the named preset's unit, or the preset's default when None; refuses values outside
+    the preset's valid range (and NaN, inf) with a message naming it."""
     preset = PERTURBATIONS[check_choice("camera perturbation", name, PERTURBATIONS)]
-    return preset.default if magnitude is None else float(magnitude)
+    if magnitude is None:
+        return preset.default
+    value = float(magnitude)
+    lo, hi = preset.valid
+    if not (math.isfinite(value) and lo <= value <= hi):
+        if lo == hi:
+            raise ConfigError(f"camera {name!r} takes no magnitude (got {magnitude}); leave camera.magnitude "
+                              f"unset or choose a perturbation: {', '.join(sorted(set(PERTURBATIONS) - {name}))}")
+        raise ConfigError(f"camera {name!r} magnitude must be within [{lo:g}, {hi:g}] {preset.unit}, "
+                          f"got {magnitude}")
+    return value
 
 
 def make_perturbation(name: str, magnitude: float | None = None) -> CameraPerturbation:

@@ -20,6 +20,7 @@ from envs.errors import ConfigError, check_choice
 
 log = logging.getLogger(__name__)
 
+PHYSICS_HZ = 500  # Menagerie's timestep, 0.002 s
 ROBOT_XML = Path(str(resources.files("envs") / "assets" / "wx250s.xml"))
 
 # Named colours (RGBA).  Cubes and mats share the palette; a scene never uses one
@@ -63,13 +64,17 @@ def mat_name(color: str) -> str:
 
 @dataclass(frozen=True)
 class SceneConfig:
-    """Static description of the scene (what is compiled into the model)."""
+    """The scene compiled into the model, and the rate it is controlled at."""
 
-    visual: str = "lean"
+    visual: str = "lean"  # a key of VISUAL_PRESETS
     menagerie_dir: str | None = None  # a Menagerie trossen_wx250s folder: use its meshes
+    control_freq: int = 10  # Hz; one env step holds a command for PHYSICS_HZ / control_freq physics steps
 
     def __post_init__(self):
         check_choice("visual preset", self.visual, VISUAL_PRESETS)
+        if self.control_freq <= 0 or PHYSICS_HZ % self.control_freq:
+            raise ConfigError(f"control_freq must divide {PHYSICS_HZ} Hz (e.g. 5, 10, 20, 25, 50), "
+                              f"got {self.control_freq}")
 
 
 def build_model(config: SceneConfig, cameras: Sequence[CameraSpec]) -> mujoco.MjModel:

@@ -20,6 +20,7 @@ gripper opening), ``joint_pos`` (6 arm joints + 2 fingers), ``instruction``.
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from typing import Sequence
 
@@ -28,18 +29,17 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from envs.cameras import (DEFAULT_CAMERAS, Calibration, CameraPerturbation, CameraSpec, make_perturbation,
-                          mujoco_quat)
+from envs.cameras import (CALIBRATION_MODES, DEFAULT_CAMERAS, Calibration, CameraConfig, CameraPerturbation,
+                          CameraSpec, make_perturbation, mujoco_quat, resolve_magnitude)
 from envs.errors import ConfigError, SimulationError, check_choice
 from envs.geometry import euler_to_mat, mat_to_euler
 from envs.objects import SceneHandle
 from envs.robot import Robot
-from envs.scene import SceneConfig, build_model
+from envs.scene import PHYSICS_HZ, SceneConfig, build_model
 from envs.tasks import TaskConfig, make_task
 
-PHYSICS_HZ = 500  # Menagerie timestep 0.002 s
+DEFAULT_TASK = "place"
 CONTROL_MODES = ("ee_pose", "joint_pos")
-CALIBRATION_MODES = ("true", "nominal")
 SETTLE_AFTER_RESET_S = 0.1  # let cubes come to rest before the first observation
 INSTRUCTION_CHARSET = frozenset(string.ascii_letters + string.digits + " ,.'-")
 EE_POS_BOUNDS_M = (np.array([-0.6, -0.6, -0.05]), np.array([0.6, 0.6, 0.6]))
@@ -50,12 +50,12 @@ class WidowXTabletopEnv(gym.Env):
 
     def __init__(
         self,
-        task: str = "place",
-        camera: str | CameraPerturbation = "nominal",
-        camera_magnitude: float | None = None,
-        calibration: str = "true",
+        task: str = DEFAULT_TASK,
+        camera: str | CameraPerturbation = CameraConfig.name,
+        camera_magnitude: float | None = CameraConfig.magnitude,
+        calibration: str = CameraConfig.calibration,
         control_mode: str = "ee_pose",
-        control_freq: int = 10,
+        control_freq: int | None = None,  # None: the scene's (SceneConfig.control_freq)
         obs_cameras: Sequence[str] = ("primary",),
         depth_cameras: Sequence[str] = (),
         perturbed_cameras: Sequence[str] = ("primary",),
@@ -69,10 +69,15 @@ class WidowXTabletopEnv(gym.Env):
         self.calibration_mode = check_choice("calibration", calibration, CALIBRATION_MODES)
         if render_mode is not None:
             check_choice("render_mode", render_mode, self.metadata["render_modes"])
-        if control_freq <= 0 or PHYSICS_HZ % control_freq:
-            raise ConfigError(f"control_freq must divide {PHYSICS_HZ} Hz, got {control_freq}")
-        self.perturbation = camera if isinstance(camera, CameraPerturbation) \
-            else make_perturbation(camera, camera_magnitude)
+        scene = SceneConfig(**scene) if isinstance(scene, dict) else (scene or SceneConfig())
+        if control_freq is not None:
+            scene = dataclasses.replace(scene, control_freq=control_freq)  # validated by SceneConfig
+        self.scene_config, control_freq = scene, scene.control_freq
+        if isinstance(camera, CameraPerturbation):
+            self.perturbation, self.camera_magnitude = camera, None
+        else:
+            self.camera_magnitude = resolve_magnitude(camera, camera_magnitude)
+            self.perturbation = make_perturbation(camera, self.camera_magnitude)
         self.nominal_specs = {c.name: c for c in cameras}
         for name in (*obs_cameras, *depth_cameras, *perturbed_cameras, render_camera):
             check_choice("camera", name, self.nominal_specs)
@@ -84,7 +89,6 @@ class WidowXTabletopEnv(gym.Env):
         self.control_freq, self.n_substeps = control_freq, PHYSICS_HZ // control_freq
         self.metadata = {**self.metadata, "render_fps": control_freq}
 
-        scene = SceneConfig(**scene) if isinstance(scene, dict) else (scene or SceneConfig())
         self.task = make_task(task, task_config)
         self.model = build_model(scene, list(self.specs.values()))
         if abs(self.model.opt.timestep * PHYSICS_HZ - 1.0) > 1e-9:
@@ -130,6 +134,12 @@ class WidowXTabletopEnv(gym.Env):
         spec = self.specs[name] if self.calibration_mode == "true" else self.nominal_specs[name]
         return spec.calibration()
 
+    def describe(self) -> dict:
+        """What this env was built as (an episode row's identity columns come from here, not from the config)."""
+        return {"task": self.task.name, "camera": self.perturbation.name, "magnitude": self.camera_magnitude,
+                "calibration": self.calibration_mode, "scene": self.scene_config.visual,
+                "control_freq": self.control_freq}
+
     def set_camera_perturbation(self, perturbation: CameraPerturbation) -> None:
         """Move the perturbed cameras at once, without recompiling (e.g. per-episode viewpoint
         randomization when recording demonstrations); the resolution stays as it is."""
@@ -140,7 +150,7 @@ class WidowXTabletopEnv(gym.Env):
             self.model.cam_quat[cam] = mujoco_quat(spec)
             self.model.cam_fovy[cam] = spec.fovy
             self.specs[name] = spec
-        self.perturbation = perturbation
+        self.perturbation, self.camera_magnitude = perturbation, None
         mujoco.mj_kinematics(self.model, self.data)
 
     def true_calibration(self, name: str = "primary") -> Calibration:

@@ -1,4 +1,9 @@
-"""One episode: seed derivation, env/agent construction from config, rollout -> record."""
+"""One episode: seeds, env and agent built from the typed run settings, and the one rollout loop.
+
+:func:`rollout` is the only episode loop of the project: the harness
+(:func:`run_episode`), ``eval.record``, ``eval.demo`` and every later consumer
+iterate over the steps it yields.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,8 @@ import signal
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 import gymnasium as gym
 import numpy as np
@@ -17,76 +22,189 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import envs
+from agents.base import Agent, PrivilegedAgent
 from agents.errors import FatalAgentError
-from envs.errors import BenchError
+from envs.cameras import CameraConfig
+from envs.errors import BenchError, ConfigError
+from envs.scene import SceneConfig
+from envs.tasks import TaskConfig
 
 log = logging.getLogger(__name__)
 
 STATUS_OK, STATUS_ERROR, STATUS_TIMEOUT = "ok", "error", "timeout"
 NON_CONDITION_KEYS = ("success", "conditions_met", "held_steps")
+# The only agents the harness hands the env to (they read ground truth).  Exact classes, not subclasses:
+# an agent cannot make itself privileged by declaring it or by inheriting from the oracle.
+PRIVILEGED_AGENTS = frozenset({"agents.oracle.OracleAgent", "agents.testing.FaultyOracle"})
 
 
 class EpisodeTimeout(BenchError):
     """An episode ran past ``episode_timeout_s`` of wall-clock time."""
 
 
+# --- seeds ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """Episode ``index`` of a run: the scene's seed (the env's reset) and the agent's own seed.
+
+    Both derive from ``SeedSequence([base_seed, index])``: the scene from its
+    state (as before this split, so earlier published runs meet the same scenes),
+    the agent from its first spawned child.  A hash separates them, so the agent's
+    seed tells it nothing about the scene.
+    """
+
+    index: int
+    seed: int  # the scene's: env.reset(seed=...), the `seed` column
+    agent_seed: int
+
+
+def episode_spec(base_seed: int, index: int) -> EpisodeSpec:
+    root = np.random.SeedSequence([int(base_seed), int(index)])
+    return EpisodeSpec(index, int(root.generate_state(1)[0]), int(root.spawn(1)[0].generate_state(1)[0]))
+
+
 def episode_seed(base_seed: int, index: int) -> int:
-    """Seed of episode ``index``: depends on (base seed, index) only, so every agent meets the same scenes."""
-    return int(np.random.SeedSequence([int(base_seed), int(index)]).generate_state(1)[0])
+    """The scene seed of episode ``index``: depends on (base seed, index) only, so every agent meets the same scenes."""
+    return episode_spec(base_seed, index).seed
 
 
+# --- typed settings, built once from the composed config ------------------------
 def plain(node) -> Any:
     """A config node as plain Python (enums as their names)."""
     return OmegaConf.to_container(node, resolve=True, enum_to_str=True)
 
 
-def make_env(cfg: DictConfig) -> gym.Env:
-    task, scene, camera = plain(cfg.task), plain(cfg.scene), plain(cfg.camera)
-    return gym.make(
-        envs.ENV_ID, task=task.pop("name"), task_config=task,
-        camera=camera["name"], camera_magnitude=camera["magnitude"], calibration=camera["calibration"],
-        control_freq=scene.pop("control_freq"), scene=scene,
-        obs_cameras=tuple(cfg.agent.get("obs_cameras", ["primary"])),
-        depth_cameras=tuple(cfg.agent.get("depth_cameras", [])), max_episode_steps=cfg.max_steps,
-    )
+@dataclass(frozen=True)
+class EnvSettings:
+    """Everything ``gym.make`` needs, as the env's own typed objects."""
+
+    task: str
+    task_config: TaskConfig
+    camera: CameraConfig
+    scene: SceneConfig
+    max_steps: int
+    obs_cameras: tuple[str, ...] = ("primary",)
+    depth_cameras: tuple[str, ...] = ()
+
+    def make(self) -> gym.Env:
+        return gym.make(envs.ENV_ID, task=self.task, task_config=self.task_config, camera=self.camera.name,
+                        camera_magnitude=self.camera.magnitude, calibration=self.camera.calibration,
+                        scene=self.scene, obs_cameras=self.obs_cameras, depth_cameras=self.depth_cameras,
+                        max_episode_steps=self.max_steps)
 
 
-def make_agent(cfg: DictConfig, env: gym.Env | None = None):
-    """Build the agent from its ``_target_``; only agents declaring ``privileged`` get the env.
+@dataclass(frozen=True)
+class AgentSettings:
+    name: str
+    node: dict = field(default_factory=dict)  # _target_ and constructor arguments, plain data
 
-    Construction must be cheap (load models lazily): the harness builds the
-    agent once up front so that a missing key or package fails before any episode.
-    """
+    def make(self, env: gym.Env | None = None) -> Agent:
+        """Build the agent; only an allow-listed privileged agent gets the env (see :data:`PRIVILEGED_AGENTS`).
+
+        Construction must be cheap (load models in ``prepare``): the harness builds
+        the agent once up front so that a missing key or package fails before any episode.
+        """
+        try:
+            agent = instantiate(self.node, _convert_="all")
+        except InstantiationException as e:  # surface our own errors (e.g. no API key) unwrapped
+            if isinstance(e.__cause__, BenchError):
+                raise e.__cause__ from e
+            raise
+        check_agent(agent, self.name)
+        if env is not None and is_privileged(agent):
+            agent.bind(env)
+        return agent
+
+
+def is_privileged(agent: Agent) -> bool:
+    return f"{type(agent).__module__}.{type(agent).__qualname__}" in PRIVILEGED_AGENTS
+
+
+def check_agent(agent: Any, name: str) -> None:
+    if not isinstance(agent, Agent):
+        raise ConfigError(f"agent {name!r} ({type(agent).__qualname__}) does not subclass agents.base.Agent; "
+                          "derive it from Agent so the harness can call every hook")
+    asks = agent.privileged or isinstance(agent, PrivilegedAgent)
+    if asks and not is_privileged(agent):
+        cls = f"{type(agent).__module__}.{type(agent).__qualname__}"
+        raise ConfigError(f"agent {name!r} ({cls}) asks for ground truth but is not on the harness's allow-list "
+                          f"({', '.join(sorted(PRIVILEGED_AGENTS))}); agents see observations and calibration only")
+
+
+def env_settings(cfg: DictConfig) -> EnvSettings:
+    from eval.schema import env_configs
+
+    task, task_config, camera, scene = env_configs(cfg)
+    return EnvSettings(task, task_config, camera, scene, int(cfg.max_steps),
+                       tuple(cfg.agent.get("obs_cameras", ["primary"])), tuple(cfg.agent.get("depth_cameras", [])))
+
+
+def agent_settings(cfg: DictConfig) -> AgentSettings:
     from eval.schema import AGENT_META_KEYS
 
     node = {k: v for k, v in plain(cfg.agent).items() if k not in AGENT_META_KEYS}
-    try:
-        agent = instantiate(node, _convert_="all")
-    except InstantiationException as e:  # surface our own errors (e.g. no API key) unwrapped
-        cause = e.__cause__
-        if isinstance(cause, BenchError):
-            raise cause from None
-        raise
-    if env is not None and getattr(agent, "privileged", False):
-        agent.bind(env)
-    return agent
+    return AgentSettings(str(cfg.agent.name), node)
 
 
+def make_env(cfg: DictConfig) -> gym.Env:
+    return env_settings(cfg).make()
+
+
+def make_agent(cfg: DictConfig, env: gym.Env | None = None) -> Agent:
+    return agent_settings(cfg).make(env)
+
+
+# --- the rollout ------------------------------------------------------------------
 @dataclass
-class EpisodeSpec:
-    index: int
-    seed: int
+class Step:
+    """One yield of :func:`rollout`: ``t`` = 0 after the reset (``action`` None), then one per env step with
+    the action that led to ``obs`` (taken from the previous step's observation)."""
+
+    t: int
+    obs: dict
+    info: dict
+    action: np.ndarray | None = None
+    done: bool = False
 
 
-def run_episode(env: gym.Env, agent, spec: EpisodeSpec, timeout_s: float | None = None,
+def rollout(env: gym.Env, agent: Agent, spec: EpisodeSpec) -> Iterator[Step]:
+    """The episode loop: seed the agent from its own stream, reset the env from the scene's, act until done."""
+    agent.seed(spec.agent_seed)
+    obs, info = env.reset(seed=spec.seed)
+    agent.reset(obs["instruction"], info["calibration"])
+    t = 0
+    yield Step(t, obs, info)
+    done = False
+    while not done:
+        action = np.asarray(agent.act(obs))
+        obs, _, terminated, truncated, info = env.step(action)
+        t += 1
+        done = bool(terminated or truncated)
+        yield Step(t, obs, info, action, done)
+
+
+def outcome(info: dict) -> dict[str, bool]:
+    """``success`` and the task's named sub-conditions from a step's info (no counters like held_steps)."""
+    return {"success": bool(info["success"]),
+            **{k: bool(v) for k, v in info["eval"].items() if k not in NON_CONDITION_KEYS}}
+
+
+def run_episode(env: gym.Env, agent: Agent, spec: EpisodeSpec, timeout_s: float | None = None,
                 recorder=None) -> dict[str, Any]:
-    """Roll out one episode; never raises except for fatal agent errors."""
+    """Roll out one episode into a record; never raises except for fatal agent errors."""
     row: dict[str, Any] = {"episode": spec.index, "seed": spec.seed, "instruction": "", "success": False,
                            "steps": 0, "status": STATUS_OK, "error": ""}
     start = time.perf_counter()
     try:
         with _deadline(timeout_s):
-            _rollout(env, agent, spec, row, recorder)
+            for step in rollout(env, agent, spec):
+                row["steps"] = step.t
+                if step.t == 0:
+                    row["instruction"] = step.obs["instruction"]
+                if recorder is not None:
+                    recorder.add(env, step.obs)
+                if step.done:
+                    row.update(outcome(step.info))
     except FatalAgentError:
         raise
     except EpisodeTimeout as e:
@@ -95,36 +213,17 @@ def run_episode(env: gym.Env, agent, spec: EpisodeSpec, timeout_s: float | None 
         log.error("episode %d (seed %d) failed:\n%s", spec.index, spec.seed, traceback.format_exc())
         row.update(status=STATUS_ERROR, error=f"{type(e).__name__}: {e}", success=False)
     row["wall_s"] = round(time.perf_counter() - start, 3)
-    counters = getattr(agent, "counters", None)
     try:
-        row.update(counters() if callable(counters) else {})
+        row.update(agent.counters())
     except Exception:  # counters are logging; they must not turn a finished episode into a crash
         log.exception("episode %d: agent counters failed", spec.index)
     return row
 
 
-def _rollout(env, agent, spec: EpisodeSpec, row: dict, recorder) -> None:
-    if callable(getattr(agent, "seed", None)):
-        agent.seed(spec.seed)  # stochastic agents draw from the episode's seed, not from history
-    obs, info = env.reset(seed=spec.seed)
-    row["instruction"] = obs["instruction"]
-    agent.reset(obs["instruction"], info["calibration"])
-    if recorder:
-        recorder.add(env, obs)
-    done = False
-    while not done:
-        obs, _, terminated, truncated, info = env.step(agent.act(obs))
-        row["steps"] += 1
-        if recorder:
-            recorder.add(env, obs)
-        done = terminated or truncated
-    row["success"] = bool(info["success"])
-    row.update({k: bool(v) for k, v in info["eval"].items() if k not in NON_CONDITION_KEYS})
-
-
 @contextmanager
 def _deadline(timeout_s: float | None):
-    """Raise EpisodeTimeout in the main thread after ``timeout_s`` (POSIX timers)."""
+    """Raise EpisodeTimeout in the main thread after ``timeout_s`` (POSIX timers; the parent process enforces
+    a hard limit on top, for code that never returns to Python)."""
     if not timeout_s or not hasattr(signal, "setitimer"):
         yield
         return

@@ -13,15 +13,16 @@ creates it).  Writes with LeRobot's own writer into ``<out_dir>/dataset``:
 - the instruction (its paraphrase) as the episode's task, ``fps`` = control rate.
 
 Only successful episodes are written.  ``record_log.jsonl`` lists every
-attempted episode (seed, kept or not, frames); a re-run with the same
-``out_dir`` resumes after the last logged episode.
+attempted episode (seed, kept or not, frames), written through the harness's
+``EpisodeStore`` (folder lock, flushed lines, torn-line recovery); a re-run with
+the same ``out_dir`` resumes after the last logged episode.  Episodes run
+through the harness's one rollout loop (``eval.episodes.rollout``), so episode
+i meets the scene ``eval.run`` gives episode i.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -35,11 +36,13 @@ from agents.xvla.contract import resize_image
 from envs.errors import BenchError
 from envs.randomization import ViewpointRange
 from eval import schema
-from eval.episodes import episode_seed, make_agent, make_env, plain
+from eval.episodes import EpisodeSpec, episode_spec, make_agent, make_env, plain, rollout
+from eval.store import EpisodeStore, write_atomic
 
 log = logging.getLogger("eval.record")
 schema.register_record()
 
+RECORD_LOG = "record_log.jsonl"
 STATE_NAMES = ["x", "y", "z", "roll", "pitch", "yaw", "pad", "gripper"]
 ACTION_NAMES = ["x", "y", "z", "roll", "pitch", "yaw", "gripper"]
 
@@ -68,24 +71,24 @@ def open_dataset(cfg: DictConfig, env, root: Path):
                                  use_videos=cfg.use_videos)
 
 
-def rollout_frames(env, agent, seed: int, cameras, image_size=None) -> tuple[list[dict], bool, str]:
+def rollout_frames(env, agent, spec: EpisodeSpec, cameras, image_size=None) -> tuple[list[dict], bool, str]:
     """One oracle episode; the frames pair each observation with the action taken from it.
 
     ``image_size`` (height, width): images are stored resized (a plain resize, the
     same function ``agent=lerobot`` applies to live observations)."""
-    obs, info = env.reset(seed=seed)
-    agent.reset(obs["instruction"], info["calibration"])
-    frames, done = [], False
-    while not done:
-        action = np.asarray(agent.act(obs), np.float32)
-        frame = {f"observation.images.{c}": obs["images"][c] if not image_size
-                 else resize_image(obs["images"][c], tuple(image_size), "squash") for c in cameras}
-        frame.update({"observation.state": obs["state"].astype(np.float32), "action": action,
-                      "task": obs["instruction"]})
-        frames.append(frame)
-        obs, _, terminated, truncated, info = env.step(action)
-        done = terminated or truncated
-    return frames, bool(info["success"]), obs["instruction"]
+    frames: list[dict] = []
+    prev = None
+    for step in rollout(env, agent, spec):
+        if prev is not None:
+            obs = prev.obs
+            frame = {f"observation.images.{c}": obs["images"][c] if not image_size
+                     else resize_image(obs["images"][c], tuple(image_size), "squash") for c in cameras}
+            frame.update({"observation.state": obs["state"].astype(np.float32),
+                          "action": np.asarray(step.action, np.float32), "task": obs["instruction"]})
+            frames.append(frame)
+        prev = step
+    assert prev is not None
+    return frames, bool(prev.info["success"]), prev.obs["instruction"]
 
 
 def record(cfg: DictConfig, out_dir: Path) -> dict:
@@ -94,40 +97,40 @@ def record(cfg: DictConfig, out_dir: Path) -> dict:
     env = make_env(cfg)
     agent = make_agent(cfg, env)
     dataset = open_dataset(cfg, env, out_dir / "dataset")
-    log_path = out_dir / "record_log.jsonl"
-    done = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.exists() else []
-    bar = tqdm(total=cfg.episodes, initial=len(done), desc=f"record {plain(cfg.task)['name']}", unit="ep")
-    for i in range(len(done), cfg.episodes):
-        seed = episode_seed(cfg.seed, i)
+    store = EpisodeStore(out_dir, log_name=RECORD_LOG)
+    done = store.load()
+    start = max(done, default=-1) + 1  # the dataset holds the kept episodes in order: resume after the last
+    bar = tqdm(total=cfg.episodes, initial=start, desc=f"record {plain(cfg.task)['name']}", unit="ep")
+    for i in range(start, cfg.episodes):
+        spec = episode_spec(cfg.seed, i)
         if cfg.viewpoint_randomization:
-            env.unwrapped.set_camera_perturbation(ViewpointRange().sample(np.random.default_rng(seed)))
-        frames, success, instruction = rollout_frames(env, agent, seed, cameras, cfg.image_size)
+            env.unwrapped.set_camera_perturbation(ViewpointRange().sample(np.random.default_rng(spec.seed)))
+        frames, success, instruction = rollout_frames(env, agent, spec, cameras, cfg.image_size)
         if success:
             for frame in frames:
                 dataset.add_frame(frame)
             dataset.save_episode()
-        entry = {"episode": i, "seed": seed, "kept": success, "frames": len(frames), "task": instruction}
-        with log_path.open("a") as f:
-            f.write(json.dumps(entry) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        done.append(entry)
+        entry = {"episode": i, "seed": spec.seed, "status": "ok", "kept": success, "frames": len(frames),
+                 "task": instruction}
+        store.append(entry)
+        done[i] = entry
         bar.update(1)
-        bar.set_postfix(kept=sum(e["kept"] for e in done))
+        bar.set_postfix(kept=sum(e["kept"] for e in done.values()))
     bar.close()
     dataset.finalize()
     env.close()
-    return {"attempted": len(done), "kept": sum(e["kept"] for e in done),
-            "frames": sum(e["frames"] for e in done if e["kept"])}
+    return {"attempted": len(done), "kept": sum(e["kept"] for e in done.values()),
+            "frames": sum(e["frames"] for e in done.values() if e["kept"])}
 
 
 @hydra.main(config_path="../conf", config_name="record", version_base=None)
 def main(cfg: DictConfig) -> int:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        summary = record(cfg, out_dir)
+        schema.validate(cfg)
+        with EpisodeStore(out_dir, log_name=RECORD_LOG).lock():
+            write_atomic(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+            summary = record(cfg, out_dir)
     except BenchError as e:
         log.error("%s", e)
         sys.exit(2)

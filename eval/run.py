@@ -14,6 +14,7 @@ that run jobs elsewhere (joblib, submitit, Ray) read each job's summary.csv.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -23,37 +24,49 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from agents.errors import FatalAgentError
-from envs.errors import BenchError
+from envs.errors import BenchError, ConfigError
 from eval import schema
-from eval.runner import run_all
-from eval.store import episodes_frame, summarize
+from eval.runner import run_locked, run_settings
+from eval.store import EpisodeStore, episodes_frame, summarize, write_atomic
 
 log = logging.getLogger("eval.run")
 schema.register()
+IDENTITY_KEYS = ("agent", "camera", "task", "scene", "seed", "max_steps")  # a folder holds one run of these
 
 
 def save_config(cfg: DictConfig, out_dir: Path) -> None:
-    """Write the resolved config; refuse to resume a folder that holds a different run."""
+    """Write the resolved config (and Hydra's record of the run, ``.hydra/``) into the run folder the caller
+    holds the lock of; refuse to resume a folder that holds a different run."""
     path = out_dir / "config.yaml"
     text = OmegaConf.to_yaml(cfg, resolve=True)
     if path.exists():
-        old = OmegaConf.to_container(OmegaConf.load(path))
+        try:
+            old = OmegaConf.to_container(OmegaConf.load(path))
+        except Exception as e:
+            raise BenchError(f"{path} is unreadable ({e}); it is not a run this command can resume: choose "
+                             "another out_dir, or delete the folder to start over") from e
         new = OmegaConf.to_container(OmegaConf.create(text))
-        for key in ("agent", "camera", "task", "scene", "seed", "max_steps"):
-            if old.get(key) != new[key]:
+        for key in IDENTITY_KEYS:
+            if not isinstance(old, dict) or old.get(key) != new[key]:
                 raise BenchError(f"{out_dir} holds a run with a different '{key}'; resume it with the same "
                                  f"settings or choose another out_dir")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_atomic(path, text)
+    hc = HydraConfig.get()
+    write_atomic(out_dir / ".hydra" / "config.yaml", text)
+    write_atomic(out_dir / ".hydra" / "overrides.yaml", OmegaConf.to_yaml(list(hc.overrides.task)))
+    write_atomic(out_dir / ".hydra" / "hydra.yaml", OmegaConf.to_yaml({"hydra": OmegaConf.to_container(hc)}))
 
 
 def evaluate(cfg: DictConfig) -> int:
     schema.validate(cfg)
+    settings = run_settings(cfg)
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    save_config(cfg, out_dir)
-    rows = run_all(cfg, out_dir)
-    summary = summarize(episodes_frame(rows.values()))
-    summary.to_csv(out_dir / "summary.csv", index=False)
+    store = EpisodeStore(out_dir)
+    with store.lock():  # before anything is written: a refused second run must not touch a live run's files
+        save_config(cfg, out_dir)
+        rows = run_locked(settings, out_dir, store)
+        summary = summarize(episodes_frame(rows.values()))
+        write_atomic(out_dir / "summary.csv", summary.to_csv(index=False))
     for r in summary.itertuples():
         log.info("%s %s camera=%s(%g) calibration=%s: %d/%d = %.0f%% [%.0f%%, %.0f%%], errors %d, timeouts %d",
                  r.agent, r.task, r.camera, r.magnitude, r.calibration, r.successes, r.n,
@@ -82,6 +95,40 @@ def main(cfg: DictConfig) -> int:
     return code
 
 
-if __name__ == "__main__":
+def preflight(argv: list[str]) -> None:
+    """Checks that must run before Hydra writes anything: no secret on the command line, a usable out_dir."""
+    from eval.secrets import check_overrides
+
+    check_overrides(argv)
+    for arg in argv:
+        if arg.startswith("out_dir="):
+            check_out_dir(Path(arg.split("=", 1)[1]))
+
+
+def check_out_dir(path: Path) -> None:
+    """Refuse an out_dir that cannot hold a run (a file, under a file, not writable) with one line."""
+    path = path.expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"out_dir={path} is a file; choose a folder (it is created if missing)")
+    parent = next((p for p in path.parents if p.exists()), Path("."))
+    if path.exists():
+        parent = path
+    if not parent.is_dir():
+        raise ConfigError(f"out_dir={path} lies under the file {parent}; choose a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"out_dir={path}: {parent} is not writable; choose a folder you can write to")
+
+
+def cli() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        preflight(sys.argv[1:])
+    except BenchError as e:
+        log.error("%s", e)
+        sys.exit(2)
     main()
     sys.exit(max(_job_codes, default=0))
+
+
+if __name__ == "__main__":
+    cli()

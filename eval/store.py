@@ -122,3 +122,11 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
                     "errors": int((g["status"] == "error").sum()),
                     "timeouts": int((g["status"] == "timeout").sum())})
     return pd.DataFrame(out)
+
+
+def write_atomic(path, text: str) -> None:  # TEMPORARY stub until the store branch lands
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -58,12 +58,13 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path):
     proc.wait()
     done_before = len(log.read_text().splitlines())
     assert 4 <= done_before < 8, "the run was not interrupted midway"
-    first_rows = episodes(part)
+    assert not (part / "episodes.csv").exists()  # the table is written at the end; the log is the durable record
+    first_rows = pd.read_json(log, lines=True)
     run_cli(ORACLE, *args, f"out_dir={part}", check=0)
     resumed = episodes(part)
     pd.testing.assert_frame_equal(without_timing(resumed), without_timing(episodes(tmp_path / "whole")))
     kept = resumed.set_index("episode").loc[first_rows["episode"], "wall_s"]
-    assert kept.tolist() == first_rows["wall_s"].tolist()  # finished episodes were not re-run
+    assert kept.tolist() == pytest.approx(first_rows["wall_s"].tolist())  # finished episodes were not re-run
 
 
 def test_resume_refuses_a_folder_of_another_run(tmp_path):
@@ -106,13 +107,35 @@ def test_hanging_episode_times_out(tmp_path):
     ("camera.name=tilted", ["nominal", "shifted", "rotated", "zoomed", "far", "orbit"]),
     ("task=sort", ["pick", "place", "stack"]),
     ("scene.visual=fancy", ["lean", "shadows"]),
-    ("episodes=0", ["episodes must be >= 1"]),
+    ("episodes=0", ["episodes must be within [1, 1000000]"]),
+    ("episodes=100000000000", ["episodes must be within [1, 1000000]"]),
+    ("camera=orbit camera.magnitude=nan", ["orbit", "[-90, 90] deg", "nan"]),
+    ("camera=far camera.magnitude=nan", ["far", "[0.5, 3]"]),
+    ("camera=shifted camera.magnitude=inf", ["shifted", "[-20, 20] cm", "inf"]),
+    ("camera=nominal camera.magnitude=5", ["'nominal' takes no magnitude"]),
+    ("episode_timeout_s=nan", ["episode_timeout_s must be a finite number"]),
+    ("episode_timeout_s=inf", ["episode_timeout_s must be a finite number"]),
+    ("scene.control_freq=7", ["control_freq must divide 500 Hz"]),
+    ("task=place_single task.num_distractor_blocks=2", ["place_single has no distractors"]),
 ])
 def test_bad_values_fail_at_start_naming_valid_choices(tmp_path, override, words):
-    proc = run_cli(ORACLE, override, f"out_dir={tmp_path}")
+    proc = run_cli(ORACLE, *override.split(), f"out_dir={tmp_path}")
+    out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert all(w in proc.stdout + proc.stderr for w in words)
-    assert not (tmp_path / "episodes.csv").exists()
+    assert all(w in out for w in words), out
+    assert "Traceback" not in out
+    assert not (tmp_path / "episodes.jsonl").exists() and not (tmp_path / "config.yaml").exists()
+
+
+@pytest.mark.parametrize("where", ["file", "under_file"])
+def test_unusable_out_dir_is_refused_in_one_line(tmp_path, where):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    out_dir = blocker if where == "file" else blocker / "run"
+    proc = run_cli(ORACLE, "episodes=1", f"out_dir={out_dir}", check=2)
+    out = proc.stdout + proc.stderr
+    assert "out_dir=" in out and "Traceback" not in out
+    assert blocker.read_text() == "not a folder"
 
 
 def test_stale_calibration_is_recorded(tmp_path):
