@@ -42,12 +42,14 @@ def save_config(cfg: DictConfig, out_dir: Path) -> None:
     if path.exists():
         try:
             old = OmegaConf.to_container(OmegaConf.load(path))
-        except Exception as e:
-            raise BenchError(f"{path} is unreadable ({e}); it is not a run this command can resume: choose "
-                             "another out_dir, or delete the folder to start over") from e
+        except Exception:  # noqa: BLE001  (any parse failure means the same thing here)
+            old = None
+        if not isinstance(old, dict) or not old:
+            raise BenchError(f"{path} is empty or unreadable (a full disk when it was written?), so this folder "
+                             "cannot be resumed: choose another out_dir, or delete the folder to start over")
         new = OmegaConf.to_container(OmegaConf.create(text))
         for key in IDENTITY_KEYS:
-            if not isinstance(old, dict) or old.get(key) != new[key]:
+            if old.get(key) != new[key]:
                 raise BenchError(f"{out_dir} holds a run with a different '{key}'; resume it with the same "
                                  f"settings or choose another out_dir")
     write_atomic(path, text)

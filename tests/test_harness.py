@@ -195,3 +195,30 @@ def test_report_keeps_runs_with_other_base_seeds(tmp_path):
     run_cli(tmp_path, module="eval.report", check=0)
     table = pd.read_csv(tmp_path / "comparison.csv")
     assert table["oracle:n"].tolist() == [4]
+
+
+def test_a_refused_second_run_leaves_the_live_run_untouched(tmp_path):
+    hang = episode_seed(0, 1)
+    live = subprocess.Popen([sys.executable, "-m", "eval.run", ORACLE, FAULTY, f"+agent.hang_on_seeds=[{hang}]",
+                             "episodes=3", "workers=1", f"out_dir={tmp_path}"], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not (tmp_path / "episodes.jsonl").exists():
+            time.sleep(0.05)
+        before = {p: p.read_bytes() for p in [tmp_path / "config.yaml", *(tmp_path / ".hydra").glob("*.yaml")]}
+        assert len(before) == 4
+        proc = run_cli(ORACLE, "task=pick", "episodes=2", "workers=1", f"out_dir={tmp_path}", check=2)
+        assert "another run is writing" in proc.stdout + proc.stderr
+        assert {p: p.read_bytes() for p in before} == before
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_an_empty_config_is_named_as_the_problem(tmp_path):
+    run_cli(ORACLE, "episodes=1", "workers=1", f"out_dir={tmp_path}", check=0)
+    (tmp_path / "config.yaml").write_text("")  # as a full disk left it before writes were atomic
+    proc = run_cli(ORACLE, "episodes=1", "workers=1", f"out_dir={tmp_path}", check=2)
+    out = proc.stdout + proc.stderr
+    assert "config.yaml is empty or unreadable" in out and "different 'agent'" not in out
