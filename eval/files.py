@@ -7,6 +7,7 @@ import fcntl
 import os
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 from envs.errors import BenchError, ConfigError
 
@@ -52,8 +53,8 @@ class FolderLock:
     Re-entrant within a process: the harness may take it before writing anything in the folder and the
     runner take it again inside; the ``flock`` is released when the outermost holder releases it."""
 
-    _held: dict[Path, list] = {}  # real path -> [file descriptor, depth]
-    _guard = threading.Lock()
+    _held: ClassVar[dict[Path, list]] = {}  # real path -> [file descriptor, depth]
+    _guard: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, out_dir: str | os.PathLike):
         self.out_dir = Path(out_dir)

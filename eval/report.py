@@ -43,7 +43,7 @@ def load_episodes(root: Path) -> pd.DataFrame:
 
 
 def _read_run(path: Path) -> pd.DataFrame:
-    df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"settings_id": str})  # "0123e45..."
     if "privileged" not in df:
         df["privileged"] = None  # older runs did not record it: unknown
     if "settings_id" not in df or df["settings_id"].isna().any():  # older runs: from the folder's config
@@ -83,9 +83,9 @@ def check_one_setting_per_cell(df: pd.DataFrame) -> None:
 
 def _differences(run_dirs: list[str]) -> str:
     configs = [_config(Path(d)) for d in run_dirs]
-    if any(c is None for c in configs):
+    flat = [outcome_settings(c) for c in configs if c is not None]
+    if len(flat) < len(configs):
         return "a run has no config.yaml to compare"
-    flat = [outcome_settings(c) for c in configs]
     keys = sorted({k for f in flat for k in f if len({repr(g.get(k)) for g in flat}) > 1})
     return "they differ in " + ", ".join(f"{k} ({' vs '.join(str(g.get(k)) for g in flat)})" for k in keys)
 
@@ -102,9 +102,10 @@ def comparison_table(summary: pd.DataFrame, calibration_columns: bool = False) -
         summary = summary.assign(agent=summary["agent"] + "@" + summary["calibration"])
         rows = [k for k in ROW_KEYS if k != "calibration"]
     mixed = summary[summary.duplicated([*rows, "agent"], keep=False)]
-    if not mixed.empty:  # one agent name, privileged in one run and not in another
-        raise BenchError(f"agent {mixed['agent'].iloc[0]!r} ran both privileged and not in the same cell; "
-                         "report those runs separately")
+    if not mixed.empty:  # one agent name, privileged in one run and not (or not recorded) in another
+        seen = sorted({"unknown (an older run)" if pd.isna(v) else str(v) for v in mixed["privileged"]})
+        raise BenchError(f"agent {mixed['agent'].iloc[0]!r} has rows with privileged = {' and '.join(seen)} in "
+                         "one cell; report those runs separately (or run the older ones again)")
     wide = summary.pivot_table(index=rows, columns="agent", values=METRICS, aggfunc="first")
     wide = wide.swaplevel(0, 1, axis=1)
     agents = sorted(summary["agent"].unique())

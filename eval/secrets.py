@@ -59,7 +59,7 @@ def redact(obj: Any) -> Any:
     """A copy of nested dicts / lists with the value of every secret-looking key replaced by ``***``
     (``None`` and empty values stay as they are: they reveal nothing)."""
     if isinstance(obj, dict):
-        return {k: MASK if is_secret_name(str(k)) and obj[k] not in (None, "") else redact(v)
+        return {k: MASK if is_secret_name(str(k)) and v not in (None, "") else redact(v)
                 for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [redact(v) for v in obj]

@@ -6,14 +6,14 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+from fake_gemini import THOUGHT_SIGNATURE, FakeGemini, error_body, text_reply
+from harness_util import episodes, run_cli
 
+from agents.errors import FatalAgentError
 from agents.tool import ToolAgent
 from agents.tool.gemini import GeminiReasoner, parse_json_lenient
 from agents.tool.perception import detect_color
 from agents.tool.types import CallResult
-from agents.errors import FatalAgentError
-from fake_gemini import THOUGHT_SIGNATURE, FakeGemini, error_body, text_reply
-from harness_util import episodes, run_cli
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def test_calibration_columns_put_one_row_per_camera():
 
 
 def _run(folder: Path, *, max_steps: int = 200, base_seed: int = 0, wins: int = 4, with_id: bool = True,
-         agent: str = "classic") -> Path:
+         agent: str = "classic", sid: str | None = None) -> Path:
     """A run folder as eval.run leaves it: config.yaml and episodes.csv."""
     config = {"agent": {"name": agent}, "task": {"name": "place"}, "camera": {"name": "nominal", "magnitude": None},
               "scene": {"visual": "lean"}, "max_steps": max_steps, "seed": base_seed, "episodes": 4,
@@ -51,7 +51,7 @@ def _run(folder: Path, *, max_steps: int = 200, base_seed: int = 0, wins: int = 
     ident = {"agent": agent, "task": "place", "camera": "nominal", "magnitude": 0.0, "calibration": "true",
              "scene": "lean", "privileged": agent == "oracle", "base_seed": base_seed}
     if with_id:
-        ident["settings_id"] = settings_id(config)
+        ident["settings_id"] = sid or settings_id(config)
     rows = {i: {**ident, "episode": i, "seed": base_seed * 10 + i, "success": i < wins, "steps": 50, "status": "ok"}
             for i in range(4)}
     EpisodeStore(folder).write_csv(rows)
@@ -65,7 +65,8 @@ def test_runs_of_one_cell_with_other_settings_are_refused_naming_both(tmp_path, 
     with pytest.raises(BenchError) as err:
         load_episodes(tmp_path)
     msg = str(err.value)
-    assert str(smoke) in msg and str(real) in msg and re.search(r"differ in max_steps \((200 vs 5|5 vs 200)\)$", msg, re.M)
+    assert str(smoke) in msg and str(real) in msg
+    assert re.search(r"differ in max_steps \((200 vs 5|5 vs 200)\)$", msg, re.MULTILINE)
     assert "report them separately" in msg.lower() and "delete" in msg
     assert "out_dir" not in msg  # the run folder's path is not a setting
     assert report(real)["classic:success_rate"].tolist() == [1.0]  # one run alone is fine
@@ -95,7 +96,8 @@ def test_comparison_csv_keeps_its_format_with_a_privileged_column_per_agent(tmp_
                        "classic:success_rate,classic:ci_low,classic:ci_high,classic:n,classic:errors,"
                        "classic:privileged,oracle:success_rate,oracle:ci_low,oracle:ci_high,oracle:n,"
                        "oracle:errors,oracle:privileged")
-    assert text[1] == "place,nominal,0.0,true,lean,1.0,0.5101091635454027,1.0,4,0,False,1.0,0.5101091635454027,1.0,4,0,True"
+    assert text[1] == ("place,nominal,0.0,true,lean,1.0,0.5101091635454027,1.0,4,0,False,"
+                       "1.0,0.5101091635454027,1.0,4,0,True")
 
 
 def test_an_agent_privileged_in_one_run_and_not_in_another_is_refused():
@@ -103,3 +105,9 @@ def test_an_agent_privileged_in_one_run_and_not_in_another_is_refused():
     df["privileged"] = df.index % 2 == 0
     with pytest.raises(BenchError, match="privileged"):
         comparison_table(summarize(df))
+
+
+def test_a_settings_id_that_looks_like_a_number_stays_text(tmp_path):
+    _run(tmp_path / "a", sid="0123e4567890")
+    _run(tmp_path / "b", sid="0123e4567890", base_seed=1)
+    assert load_episodes(tmp_path)["settings_id"].unique().tolist() == ["0123e4567890"]

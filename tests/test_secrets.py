@@ -11,7 +11,8 @@ KEY = "AIzaSy-not-a-real-key-0123456789"
 @pytest.mark.parametrize("arg", [f"agent.reasoner.api_key={KEY}", f"+agent.reasoner.api_key={KEY}",
                                  f"++agent.reasoner.api_key={KEY}", f"agent.reasoner.apiKey={KEY}",
                                  f"agent.token={KEY}", f"+agent.reasoner.client_secret={KEY}",
-                                 f"db.password={KEY}", f"agent.credentials={KEY}", f"hydra.job.env_set.GEMINI_API_KEY={KEY}",
+                                 f"db.password={KEY}", f"agent.credentials={KEY}",
+                                 f"hydra.job.env_set.GEMINI_API_KEY={KEY}",
                                  f"agent.reasoner.api_key={KEY},other", "agent.reasoner.key@pkg=x"])
 def test_a_secret_on_the_command_line_is_refused_without_echoing_it(arg):
     with pytest.raises(ConfigError) as err:

@@ -43,9 +43,8 @@ def test_store_drops_a_torn_last_line(tmp_path):
 def test_a_second_run_on_the_same_folder_is_refused(tmp_path):
     with (tmp_path / ".lock").open("w") as other:  # another process's hold: its own open file
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(BenchError, match="another run"):
-            with EpisodeStore(tmp_path).lock():
-                pass
+        with pytest.raises(BenchError, match="another run"), EpisodeStore(tmp_path).lock():
+            pass
         fcntl.flock(other, fcntl.LOCK_UN)
     with EpisodeStore(tmp_path).lock():  # free again once the other run is gone
         pass

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from agents.errors import FatalAgentError
 from agents.tool.cache import AnswerCache
 from agents.tool.types import Call, CallResult, Detection, detection_from_wire, pixel_to_norm
-from agents.errors import FatalAgentError
 from envs.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,6 @@ class GeminiReasoner:
         return self.types.Part.from_bytes(data=buf.getvalue(), mime_type="image/png")
 
     def _generate(self, contents: list, config):
-        t = self.types
         key = AnswerCache.key(self.endpoint, self.model,
                               [c.model_dump(mode="json", exclude_none=True) for c in contents],
                               config.model_dump(mode="json", exclude_none=True))
