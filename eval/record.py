@@ -37,7 +37,8 @@ from envs.errors import BenchError
 from envs.randomization import ViewpointRange
 from eval import schema
 from eval.episodes import EpisodeSpec, episode_spec, make_agent, make_env, plain, rollout
-from eval.store import EpisodeStore, write_atomic
+from eval.files import write_atomic
+from eval.store import EpisodeStore
 
 log = logging.getLogger("eval.record")
 schema.register_record()
@@ -140,4 +141,11 @@ def main(cfg: DictConfig) -> int:
 
 
 if __name__ == "__main__":
+    from eval.run import preflight
+
+    try:
+        preflight(sys.argv[1:])
+    except BenchError as e:
+        log.error("%s", e)
+        sys.exit(2)
     main()

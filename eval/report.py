@@ -17,26 +17,77 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from envs.errors import BenchError
-from eval.store import GROUP_COLUMNS, summarize
+from eval.store import GROUP_COLUMNS, outcome_settings, settings_id, summarize
 
 log = logging.getLogger("eval.report")
-ROW_KEYS = [k for k in GROUP_COLUMNS if k != "agent"]  # one table row per run condition
-METRICS = ["success_rate", "ci_low", "ci_high", "n", "errors"]
+ROW_KEYS = [k for k in GROUP_COLUMNS if k not in ("agent", "privileged")]  # one table row per run condition
+METRICS = ["success_rate", "ci_low", "ci_high", "n", "errors", "privileged"]  # one column block per agent
 
 
 def load_episodes(root: Path) -> pd.DataFrame:
+    """Every run's episodes under ``root``. Runs of one cell merge only if their settings match."""
     files = sorted(Path(root).rglob("episodes.csv"))
     if not files:
         raise BenchError(f"no episodes.csv under {root}; point eval.report at a run or sweep folder")
-    df = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files], ignore_index=True)
+    df = pd.concat([_read_run(f) for f in files], ignore_index=True)
     df["calibration"] = df["calibration"].astype(str).str.lower()
-    dup = df.duplicated(["agent", *ROW_KEYS, "base_seed", "episode"])  # runs with other base seeds add episodes
+    check_one_setting_per_cell(df)
+    dup = df.duplicated([*GROUP_COLUMNS, "base_seed", "episode"])  # runs with other base seeds add episodes
     if dup.any():
         log.warning("%d episodes appear in more than one run; keeping the first", int(dup.sum()))
         df = df[~dup]
+    return df.drop(columns="run_dir")
+
+
+def _read_run(path: Path) -> pd.DataFrame:
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"settings_id": str})  # "0123e45..."
+    if "privileged" not in df:
+        df["privileged"] = None  # older runs did not record it: unknown
+    if "settings_id" not in df or df["settings_id"].isna().any():  # older runs: from the folder's config
+        config = _config(path.parent)
+        sid = settings_id(config) if config is not None else f"unknown ({path.parent})"
+        df["settings_id"] = df["settings_id"].fillna(sid) if "settings_id" in df else sid
+    df["run_dir"] = str(path.parent)
     return df
+
+
+def _config(run_dir: Path) -> dict | None:
+    path = run_dir / "config.yaml"
+    if not path.exists():
+        return None
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise BenchError(f"{path} is not valid YAML ({e}); repair or delete that run folder") from e
+    return config if isinstance(config, dict) else None
+
+
+def check_one_setting_per_cell(df: pd.DataFrame) -> None:
+    """Refuse to merge runs of one cell made with different settings (a 5-step smoke run with the real one)."""
+    clashes = []
+    for key, g in df.groupby(GROUP_COLUMNS, dropna=False, sort=True):
+        runs = g.groupby("settings_id", sort=True)["run_dir"].unique()
+        if len(runs) < 2:
+            continue
+        cell = ", ".join(f"{c}={v}" for c, v in zip(GROUP_COLUMNS, key))
+        listing = "; ".join(f"settings {sid}: {', '.join(dirs)}" for sid, dirs in runs.items())
+        clashes.append(f"[{cell}] {listing}; {_differences([dirs[0] for dirs in runs])}")
+    if clashes:
+        raise BenchError("runs of the same cell were made with different settings, so their episodes cannot be "
+                         "pooled:\n  " + "\n  ".join(clashes) + "\nReport them separately (python -m eval.report "
+                         "<one run folder>) or delete the runs you do not want")
+
+
+def _differences(run_dirs: list[str]) -> str:
+    configs = [_config(Path(d)) for d in run_dirs]
+    flat = [outcome_settings(c) for c in configs if c is not None]
+    if len(flat) < len(configs):
+        return "a run has no config.yaml to compare"
+    keys = sorted({k for f in flat for k in f if len({repr(g.get(k)) for g in flat}) > 1})
+    return "they differ in " + ", ".join(f"{k} ({' vs '.join(str(g.get(k)) for g in flat)})" for k in keys)
 
 
 def nominal_first(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -50,6 +101,11 @@ def comparison_table(summary: pd.DataFrame, calibration_columns: bool = False) -
     if calibration_columns:  # calibration moves from the rows into the column label
         summary = summary.assign(agent=summary["agent"] + "@" + summary["calibration"])
         rows = [k for k in ROW_KEYS if k != "calibration"]
+    mixed = summary[summary.duplicated([*rows, "agent"], keep=False)]
+    if not mixed.empty:  # one agent name, privileged in one run and not (or not recorded) in another
+        seen = sorted({"unknown (an older run)" if pd.isna(v) else str(v) for v in mixed["privileged"]})
+        raise BenchError(f"agent {mixed['agent'].iloc[0]!r} has rows with privileged = {' and '.join(seen)} in "
+                         "one cell; report those runs separately (or run the older ones again)")
     wide = summary.pivot_table(index=rows, columns="agent", values=METRICS, aggfunc="first")
     wide = wide.swaplevel(0, 1, axis=1)
     agents = sorted(summary["agent"].unique())

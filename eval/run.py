@@ -27,7 +27,9 @@ from agents.errors import FatalAgentError
 from envs.errors import BenchError, ConfigError
 from eval import schema
 from eval.runner import run_locked, run_settings
-from eval.store import EpisodeStore, episodes_frame, summarize, write_atomic
+from eval.files import write_atomic
+from eval.secrets import redact
+from eval.store import EpisodeStore, episodes_frame, summarize
 
 log = logging.getLogger("eval.run")
 schema.register()
@@ -38,7 +40,7 @@ def save_config(cfg: DictConfig, out_dir: Path) -> None:
     """Write the resolved config (and Hydra's record of the run, ``.hydra/``) into the run folder the caller
     holds the lock of; refuse to resume a folder that holds a different run."""
     path = out_dir / "config.yaml"
-    text = OmegaConf.to_yaml(cfg, resolve=True)
+    text = OmegaConf.to_yaml(OmegaConf.create(redact(OmegaConf.to_container(cfg, resolve=True))))
     if path.exists():
         try:
             old = OmegaConf.to_container(OmegaConf.load(path))
@@ -54,9 +56,10 @@ def save_config(cfg: DictConfig, out_dir: Path) -> None:
                                  f"settings or choose another out_dir")
     write_atomic(path, text)
     hc = HydraConfig.get()
+    (out_dir / ".hydra").mkdir(exist_ok=True)
     write_atomic(out_dir / ".hydra" / "config.yaml", text)
     write_atomic(out_dir / ".hydra" / "overrides.yaml", OmegaConf.to_yaml(list(hc.overrides.task)))
-    write_atomic(out_dir / ".hydra" / "hydra.yaml", OmegaConf.to_yaml({"hydra": OmegaConf.to_container(hc)}))
+    write_atomic(out_dir / ".hydra" / "hydra.yaml", OmegaConf.to_yaml({"hydra": redact(OmegaConf.to_container(hc))}))
 
 
 def evaluate(cfg: DictConfig) -> int:

@@ -40,11 +40,7 @@ class RunSettings:
 
 
 def run_settings(cfg: DictConfig) -> RunSettings:
-    try:  # TEMPORARY until the store branch lands
-        from eval.store import settings_id  # type: ignore[attr-defined]
-    except ImportError:
-        def settings_id(c):
-            return ""
+    from eval.store import settings_id
 
     return RunSettings(env_settings(cfg), agent_settings(cfg), int(cfg.seed), int(cfg.episodes), cfg.workers,
                        cfg.episode_timeout_s, bool(cfg.video), settings_id(plain(cfg)))

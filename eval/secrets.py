@@ -1,5 +1,66 @@
-"""TEMPORARY stub until the store branch lands."""
+"""Keep secrets out of run folders: refuse them on the command line, mask them in what is written.
+
+A value given as a Hydra override lands in ``config.yaml``, ``.hydra/*.yaml``,
+``multirun.yaml``, ``run.log`` and a sweep's folder names.  Keys therefore
+come from the environment (``GEMINI_API_KEY``, ``GOOGLE_API_KEY``,
+``OPENAI_API_KEY``, ...), read by the client itself; :func:`check_overrides`
+refuses them on the command line before Hydra writes anything, and
+:func:`redact` masks secret-looking keys in anything else written to disk.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from envs.errors import ConfigError
+
+SECRET_WORDS = {"key", "apikey", "token", "secret", "secrets", "password", "passwd", "credential", "credentials"}
+MASK = "***"
+_ENV_LOOKUP = re.compile(r"\$\{\s*(?:oc\.env|env)\s*:\s*([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def check_overrides(argv) -> None:
-    return None
+def words(name: str) -> list[str]:
+    """``api_key``, ``apiKey``, ``API-KEY`` -> ``['api', 'key']``."""
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return [w for w in re.split(r"[^A-Za-z0-9]+", name.lower()) if w]
+
+
+def is_secret_name(name: str) -> bool:
+    """True for a key or variable name with a secret word in it (``api_key``, ``GEMINI_API_KEY``,
+    ``access_token``); whole words only, so ``tokenizer_dir`` and ``exclude_keys`` are not."""
+    return any(w in SECRET_WORDS for w in words(name))
+
+
+def check_overrides(argv: list[str]) -> None:
+    """Refuse command-line overrides that would write a secret into the run folder.
+
+    Call with ``sys.argv[1:]`` before Hydra starts. Refused: an override whose key's last part looks
+    secret (``agent.reasoner.api_key=...``, with or without ``+`` / ``++``), and any value that reads
+    a secret environment variable (``${oc.env:GEMINI_API_KEY}``), which the resolved config would
+    hold in clear. Deletions (``~key``) and flags (``-m``, ``--config-name=...``) pass."""
+    bad = []
+    for arg in argv:
+        if arg.startswith(("-", "~")) or "=" not in arg:
+            continue
+        key, value = arg.lstrip("+").split("=", 1)
+        key = key.split("@", 1)[0]
+        if is_secret_name(key.rsplit(".", 1)[-1]) and value.strip() not in ("", "null"):
+            bad.append(f"{key} is set on the command line")
+        bad += [f"{key} reads ${{oc.env:{var}}}" for var in _ENV_LOOKUP.findall(value) if is_secret_name(var)]
+    if bad:
+        raise ConfigError(f"{'; '.join(bad)}: a secret given to the run would be written in clear to "
+                          "config.yaml, .hydra/, run.log and the sweep's folder names. Remove it and export the "
+                          "key in the environment instead (GEMINI_API_KEY or GOOGLE_API_KEY for Gemini, "
+                          "OPENAI_API_KEY for OpenAI, ...): the client reads it from there")
+
+
+def redact(obj: Any) -> Any:
+    """A copy of nested dicts / lists with the value of every secret-looking key replaced by ``***``
+    (``None`` and empty values stay as they are: they reveal nothing)."""
+    if isinstance(obj, dict):
+        return {k: MASK if is_secret_name(str(k)) and v not in (None, "") else redact(v)
+                for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [redact(v) for v in obj]
+    return obj

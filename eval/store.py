@@ -1,26 +1,34 @@
-"""Episode records on disk (append-only JSON lines, flushed per episode), CSV tables, Wilson intervals."""
+"""Episode records on disk (append-only JSON lines, flushed per episode), CSV tables, Wilson intervals
+and the settings identity of a run."""
 
 from __future__ import annotations
 
-import fcntl
+import hashlib
 import json
 import logging
 import math
 import os
-from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from envs.errors import BenchError
+from eval.files import FolderLock, write_atomic
+from eval.secrets import is_secret_name
 
 log = logging.getLogger(__name__)
 
-ID_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene", "base_seed", "episode", "seed",
-              "instruction"]
+ID_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene", "privileged", "settings_id",
+              "base_seed", "episode", "seed", "instruction"]
 RESULT_COLUMNS = ["success", "steps", "wall_s", "status", "error"]
-GROUP_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene"]
+GROUP_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene", "privileged"]
+RECORD_IDENTITY = ("episode", "seed", "status")  # a log line without these is no record
 WILSON_Z_95 = 1.959963984540054
+# Config keys that do not change an episode's outcome (where, how fast, how many, which base seed: runs with
+# other base seeds add episodes to a cell). Any ``cache_dir`` under ``agent`` and any secret are left out too.
+SETTINGS_IGNORED = {"out_dir", "workers", "video", "episodes", "episode_timeout_s", "seed", "hydra",
+                    "agent.device", "agent.server", "agent.debug", "agent.debug_dir"}
 
 
 def wilson_interval(successes: int, n: int, z: float = WILSON_Z_95) -> tuple[float, float]:
@@ -38,41 +46,52 @@ def wilson_interval(successes: int, n: int, z: float = WILSON_Z_95) -> tuple[flo
 
 
 class EpisodeStore:
-    """``episodes.jsonl`` is the durable log (one flushed line per episode);
-    ``episodes.csv`` is rewritten from it, sorted by episode index."""
+    """A JSON-lines log of records keyed by ``episode`` (``episodes.jsonl`` by default; ``eval.record``
+    keeps ``record_log.jsonl``), one flushed line each; ``episodes.csv`` is written from it on demand.
 
-    def __init__(self, out_dir: Path):
+    ``identity``: the fields a line needs to count as a record; a line without them (or not a JSON
+    object) is skipped with a warning and never replaces a real record."""
+
+    def __init__(self, out_dir: str | os.PathLike, log_name: str = "episodes.jsonl",
+                 identity: tuple[str, ...] = RECORD_IDENTITY):
         self.out_dir = Path(out_dir)
-        self.log_path = self.out_dir / "episodes.jsonl"
+        self.log_path = self.out_dir / log_name
         self.csv_path = self.out_dir / "episodes.csv"
+        self.identity = identity
 
-    @contextmanager
-    def lock(self):
-        """Exclusive use of the folder: two runs appending to one log would corrupt it."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        with (self.out_dir / ".lock").open("w") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise BenchError(f"another run is writing to {self.out_dir}; wait for it or choose another out_dir")
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+    def lock(self) -> FolderLock:
+        """The folder's lock, as a context manager (or ``acquire()`` / ``release()``)."""
+        return FolderLock(self.out_dir)
 
     def load(self) -> dict[int, dict]:
         """Records already finished, by episode index; a torn last line (killed mid-write) is dropped."""
         rows: dict[int, dict] = {}
         if not self.log_path.exists():
             return rows
-        with self.log_path.open() as f:
+        with self.log_path.open(encoding="utf-8", errors="replace") as f:
             for n, line in enumerate(f, 1):
                 try:
                     row = json.loads(line)
-                    rows[int(row["episode"])] = row
-                except (json.JSONDecodeError, KeyError, ValueError):
+                except json.JSONDecodeError:
                     log.warning("%s line %d is incomplete (run killed mid-write?): ignored", self.log_path, n)
+                    continue
+                why = self._not_a_record(row)
+                if why:
+                    log.warning("%s line %d is not a record (%s): ignored", self.log_path, n, why)
+                    continue
+                rows[row["episode"]] = row
         return rows
+
+    def _not_a_record(self, row: Any) -> str:
+        if not isinstance(row, dict):
+            return f"a JSON {type(row).__name__}, not an object"
+        missing = [k for k in self.identity if row.get(k) is None]
+        if missing:
+            return f"no {', '.join(missing)}"
+        ep = row.get("episode")
+        if not isinstance(ep, int) or isinstance(ep, bool) or ep < 0:
+            return f"episode {ep!r} is not an index"
+        return ""
 
     def append(self, row: dict) -> None:
         torn = self.log_path.exists() and self.log_path.stat().st_size > 0 and not self._ends_with_newline()
@@ -87,11 +106,56 @@ class EpisodeStore:
             return f.read(1) == b"\n"
 
     def write_csv(self, rows: dict[int, dict]) -> pd.DataFrame:
+        """Write ``episodes.csv`` atomically from all records; the runner calls it once at the end (and on
+        an interrupt), not per episode: the log is the durable record, the table a view of it."""
         df = episodes_frame(rows.values())
-        tmp = self.csv_path.with_suffix(".csv.tmp")
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, self.csv_path)
+        write_atomic(self.csv_path, df.to_csv(index=False))
         return df
+
+
+def settings_id(config: dict) -> str:
+    """A short stable hash of every setting that can change an episode's outcome.
+
+    ``config``: the resolved run config as plain containers (``OmegaConf.to_container(cfg, resolve=True)``
+    or ``yaml.safe_load`` of ``config.yaml``; both give the same id). Leaves out SETTINGS_IGNORED, any
+    ``cache_dir`` under ``agent`` and secret-looking keys; everything else (max_steps, task, scene,
+    camera, the agent's settings and checkpoint) is in."""
+    text = json.dumps(outcome_settings(config), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def outcome_settings(config: dict) -> dict:
+    """The part of a run config that ``settings_id`` hashes, flattened to dotted keys."""
+    return {k: v for k, v in flatten(config).items() if not _ignored(k)}
+
+
+def _ignored(key: str) -> bool:
+    parts = key.split(".")
+    prefixes = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+    return bool(prefixes & SETTINGS_IGNORED) or any(is_secret_name(p) for p in parts) \
+        or (parts[0] == "agent" and "cache_dir" in parts)
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one dict of dotted keys (lists and scalars are leaves; enums by name)."""
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+        return out if out or not prefix else {prefix[:-1]: {}}
+    if isinstance(obj, (list, tuple)):
+        return {prefix[:-1]: [_plain(v) for v in obj]}
+    return {prefix[:-1]: _plain(obj)}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Enum):
+        return v.name
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
 
 
 def _jsonable(v):
@@ -110,7 +174,9 @@ def episodes_frame(rows) -> pd.DataFrame:
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Per agent x task x camera x magnitude x calibration: n, successes, rate, Wilson 95%, errors."""
+    """Per agent x task x camera x magnitude x calibration x scene x privileged: n, successes, rate,
+    Wilson 95%, errors. A group column missing from older records (``privileged``) reads as unknown."""
+    df = df.assign(**{c: None for c in GROUP_COLUMNS if c not in df})
     out = []
     for key, g in df.groupby(GROUP_COLUMNS, dropna=False, sort=True):
         ok = g[g["status"] == "ok"]
@@ -123,10 +189,3 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
                     "timeouts": int((g["status"] == "timeout").sum())})
     return pd.DataFrame(out)
 
-
-def write_atomic(path, text: str) -> None:  # TEMPORARY stub until the store branch lands
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -1,16 +1,19 @@
 """The real google-genai client against a local server speaking the generateContent wire format."""
 
+import json
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
+from fake_gemini import THOUGHT_SIGNATURE, FakeGemini, error_body, text_reply
+from harness_util import episodes, run_cli
 
+from agents.errors import FatalAgentError
 from agents.tool import ToolAgent
 from agents.tool.gemini import GeminiReasoner, parse_json_lenient
 from agents.tool.perception import detect_color
 from agents.tool.types import CallResult
-from agents.errors import FatalAgentError
-from fake_gemini import THOUGHT_SIGNATURE, FakeGemini, error_body, text_reply
-from harness_util import episodes, run_cli
 
 
 @pytest.fixture
@@ -167,3 +170,96 @@ def test_harness_without_a_key_stops_before_any_episode(tmp_path, monkeypatch):
     proc = run_cli("agent=gemini", "episodes=2", f"out_dir={tmp_path}", check=2)
     assert "needs an API key" in proc.stderr + proc.stdout
     assert not (tmp_path / "episodes.csv").exists() or len(episodes(tmp_path)) == 0
+
+
+def _point(r, scene):
+    _, obs, _ = scene
+    return r.point(obs["images"]["primary"], obs["instruction"])
+
+
+def test_a_cache_filled_at_one_endpoint_does_not_answer_for_another(fake, scene, tmp_path):
+    with FakeGemini() as other:
+        _point(GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path)), scene)
+        r = GeminiReasoner(base_url=other.base_url, cache_dir=str(tmp_path))
+        assert len(_point(r, scene)) == 2
+        assert len(other.requests) == 1 and r.counters()["cache_hits"] == 0
+
+
+def test_the_base_url_variable_is_part_of_the_cache_key(fake, scene, tmp_path, monkeypatch):
+    with FakeGemini() as other:
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.base_url)
+        _point(GeminiReasoner(cache_dir=str(tmp_path)), scene)
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", other.base_url)
+        _point(GeminiReasoner(cache_dir=str(tmp_path)), scene)
+        assert len(fake.requests) == 1 and len(other.requests) == 1
+        monkeypatch.setenv("GOOGLE_GENAI_API_VERSION", "v1alpha")
+        assert GeminiReasoner(cache_dir=None).endpoint == f"{other.base_url} api_version=v1alpha"
+
+
+@pytest.mark.parametrize("base_url, variable", [(None, None), ("http://127.0.0.1:9/", None),
+                                                (None, "http://127.0.0.1:8/"), ("http://127.0.0.1:9", "http://x/")])
+def test_the_endpoint_in_the_key_is_the_one_the_sdk_calls(monkeypatch, base_url, variable):
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key")
+    if variable:
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", variable)
+    else:
+        monkeypatch.delenv("GOOGLE_GEMINI_BASE_URL", raising=False)
+    r = GeminiReasoner(base_url=base_url, cache_dir=None)
+    sdk = r.client._api_client._http_options.base_url  # the SDK's resolved choice (private: checked here only)
+    assert r.endpoint.split(" ")[0] == sdk.rstrip("/")
+
+
+CORRUPT = {"empty object": b"{}", "list": b"[]", "binary": bytes(range(256)), "truncated": b'{"key": "ab',
+           "not a response": None, "empty file": b""}
+
+
+@pytest.mark.parametrize("kind", CORRUPT)
+def test_a_corrupt_cache_entry_is_a_miss_and_is_replaced(fake, scene, tmp_path, kind):
+    first = _point(GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path)), scene)
+    (entry,) = tmp_path.rglob("*.json")
+    key = entry.stem
+    entry.write_bytes(CORRUPT[kind] if CORRUPT[kind] is not None
+                      else json.dumps({"key": key, "value": {"candidates": "not a list"}}).encode())
+    r = GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path))
+    again = _point(r, scene)
+    assert len(fake.requests) == 2 and r.counters()["cache_hits"] == 0 and r.counters()["reasoner_calls"] == 1
+    assert [d.label for d in again] == [d.label for d in first]
+    third = GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path))
+    _point(third, scene)  # the fresh answer replaced the damaged entry
+    assert len(fake.requests) == 2 and third.counters()["cache_hits"] == 1
+
+
+def test_an_episode_succeeds_through_a_damaged_cache(fake, make_env, tmp_path):
+    env = make_env(task="pick")
+
+    def episode():
+        agent = ToolAgent(GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path)))
+        obs, info = env.reset(seed=3)
+        agent.reset(obs["instruction"], info["calibration"])
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(agent.act(obs))
+            done = terminated or truncated
+        return info["success"], agent.counters()
+
+    assert episode()[0]
+    calls = len(fake.requests)
+    entries = sorted(tmp_path.rglob("*.json"))
+    assert len(entries) == calls
+    for entry, kind in zip(entries, [b"{}", b"[]", bytes(range(256)), b'{"key'] * len(entries)):
+        entry.write_bytes(kind)
+    success, counters = episode()
+    assert success and counters["cache_hits"] == 0 and len(fake.requests) == 2 * calls
+
+
+def test_the_api_key_is_never_logged(fake, scene, caplog):
+    secret = "AIzaSy-programmatic-key-98765"
+    caplog.set_level(logging.DEBUG)
+    r = GeminiReasoner(base_url=fake.base_url, api_key=secret, cache_dir=None, retry_initial_delay_s=0.05)
+    fake.push(429, error_body(429, "RESOURCE_EXHAUSTED", "retry later"))
+    _point(r, scene)
+    fake.push(403, error_body(403, "PERMISSION_DENIED", "API key not valid"))
+    with pytest.raises(FatalAgentError) as err:
+        _point(r, scene)
+    assert secret not in caplog.text and secret not in str(err.value)
+    assert secret not in repr({k: v for k, v in vars(r).items() if k != "client"})

@@ -1,9 +1,15 @@
 """eval.report's table layouts on hand-made episode records."""
 
-import pandas as pd
+import re
+from pathlib import Path
 
-from eval.report import comparison_table
-from eval.store import summarize
+import pandas as pd
+import pytest
+import yaml
+
+from envs.errors import BenchError
+from eval.report import comparison_table, load_episodes, report
+from eval.store import EpisodeStore, settings_id, summarize
 
 
 def _episodes():
@@ -32,3 +38,76 @@ def test_calibration_columns_put_one_row_per_camera():
     assert table["classic@nominal:success_rate"].tolist() == [1.0, 0.25]
     assert table["classic@true:success_rate"].tolist() == [1.0, 1.0]
     assert table["act@true:success_rate"].tolist() == [0.5, 0.0]
+
+
+def _run(folder: Path, *, max_steps: int = 200, base_seed: int = 0, wins: int = 4, with_id: bool = True,
+         agent: str = "classic", sid: str | None = None) -> Path:
+    """A run folder as eval.run leaves it: config.yaml and episodes.csv."""
+    config = {"agent": {"name": agent}, "task": {"name": "place"}, "camera": {"name": "nominal", "magnitude": None},
+              "scene": {"visual": "lean"}, "max_steps": max_steps, "seed": base_seed, "episodes": 4,
+              "out_dir": str(folder)}
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    ident = {"agent": agent, "task": "place", "camera": "nominal", "magnitude": 0.0, "calibration": "true",
+             "scene": "lean", "privileged": agent == "oracle", "base_seed": base_seed}
+    if with_id:
+        ident["settings_id"] = sid or settings_id(config)
+    rows = {i: {**ident, "episode": i, "seed": base_seed * 10 + i, "success": i < wins, "steps": 50, "status": "ok"}
+            for i in range(4)}
+    EpisodeStore(folder).write_csv(rows)
+    return folder
+
+
+@pytest.mark.parametrize("with_id", [True, False], ids=["settings_id column", "older run: from config.yaml"])
+def test_runs_of_one_cell_with_other_settings_are_refused_naming_both(tmp_path, with_id):
+    smoke = _run(tmp_path / "smoke", max_steps=5, wins=0, with_id=with_id)
+    real = _run(tmp_path / "real", max_steps=200, wins=4, with_id=with_id)
+    with pytest.raises(BenchError) as err:
+        load_episodes(tmp_path)
+    msg = str(err.value)
+    assert str(smoke) in msg and str(real) in msg
+    assert re.search(r"differ in max_steps \((200 vs 5|5 vs 200)\)$", msg, re.MULTILINE)
+    assert "report them separately" in msg.lower() and "delete" in msg
+    assert "out_dir" not in msg  # the run folder's path is not a setting
+    assert report(real)["classic:success_rate"].tolist() == [1.0]  # one run alone is fine
+
+
+def test_runs_with_the_same_settings_and_other_base_seeds_are_merged(tmp_path):
+    _run(tmp_path / "a", base_seed=0, wins=4)
+    _run(tmp_path / "b", base_seed=1, wins=0)
+    table = report(tmp_path)
+    assert table["classic:n"].tolist() == [8] and table["classic:success_rate"].tolist() == [0.5]
+
+
+def test_the_same_episodes_in_two_runs_count_once(tmp_path, caplog):
+    _run(tmp_path / "a", wins=4)
+    _run(tmp_path / "b", wins=0)  # a repeat of the same run (same settings, same base seed)
+    table = report(tmp_path)
+    assert table["classic:n"].tolist() == [4] and table["classic:success_rate"].tolist() == [1.0]
+    assert "4 episodes appear in more than one run; keeping the first" in caplog.text
+
+
+def test_comparison_csv_keeps_its_format_with_a_privileged_column_per_agent(tmp_path):
+    _run(tmp_path / "classic")
+    _run(tmp_path / "oracle", agent="oracle")
+    report(tmp_path)
+    text = (tmp_path / "comparison.csv").read_text().splitlines()
+    assert text[0] == ("task,camera,magnitude,calibration,scene,"
+                       "classic:success_rate,classic:ci_low,classic:ci_high,classic:n,classic:errors,"
+                       "classic:privileged,oracle:success_rate,oracle:ci_low,oracle:ci_high,oracle:n,"
+                       "oracle:errors,oracle:privileged")
+    assert text[1] == ("place,nominal,0.0,true,lean,1.0,0.5101091635454027,1.0,4,0,False,"
+                       "1.0,0.5101091635454027,1.0,4,0,True")
+
+
+def test_an_agent_privileged_in_one_run_and_not_in_another_is_refused():
+    df = _episodes()
+    df["privileged"] = df.index % 2 == 0
+    with pytest.raises(BenchError, match="privileged"):
+        comparison_table(summarize(df))
+
+
+def test_a_settings_id_that_looks_like_a_number_stays_text(tmp_path):
+    _run(tmp_path / "a", sid="0123e4567890")
+    _run(tmp_path / "b", sid="0123e4567890", base_seed=1)
+    assert load_episodes(tmp_path)["settings_id"].unique().tolist() == ["0123e4567890"]

@@ -1,18 +1,23 @@
-"""On-disk cache of reasoner answers, keyed by model, request and image bytes.
+"""On-disk cache of reasoner answers, keyed by endpoint, model, request and image bytes.
 
-A repeated evaluation (same seeds, same model, same prompts) then costs no API
-calls.  One JSON file per answer under ``<dir>/<key[:2]>/<key>.json``; writes
-go through a temporary file and an atomic rename, so parallel workers can
-share a cache.
+A repeated evaluation (same endpoint, model, seeds and prompts) then costs no
+API calls.  One JSON file per answer under ``<dir>/<key[:2]>/<key>.json``,
+holding ``{"key": key, "value": answer}``; writes go through a temporary file
+and an atomic rename, so parallel workers can share a cache.  An entry that
+cannot be read back whole (empty, truncated, binary, another key's, not an
+answer) is a miss, never an answer, and the fresh answer replaces it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class AnswerCache:
@@ -28,15 +33,25 @@ class AnswerCache:
         return h.hexdigest()
 
     def _path(self, key: str) -> Path:
+        assert self.dir is not None
         return self.dir / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict | None:
+        """The answer stored under ``key``; None when there is none or the entry is damaged."""
         if self.dir is None:
             return None
+        path = self._path(key)
         try:
-            return json.loads(self._path(key).read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
             return None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            log.warning("cache entry %s is unreadable (%s): asking again", path, e)
+            return None
+        if not (isinstance(entry, dict) and entry.get("key") == key and isinstance(entry.get("value"), dict)):
+            log.warning("cache entry %s does not hold an answer for its key: asking again", path)
+            return None
+        return entry["value"]
 
     def put(self, key: str, value: dict) -> None:
         if self.dir is None:
@@ -44,5 +59,5 @@ class AnswerCache:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(value))
+        tmp.write_text(json.dumps({"key": key, "value": value}))
         os.replace(tmp, path)

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from agents.errors import FatalAgentError
 from agents.tool.cache import AnswerCache
 from agents.tool.types import Call, CallResult, Detection, detection_from_wire, pixel_to_norm
-from agents.errors import FatalAgentError
 from envs.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ RETRY_STATUS_CODES = [408, 429, 500, 502, 503, 504]
 FATAL_STATUS_CODES = (400, 401, 403, 404)
 THINKING_LEVELS = ("minimal", "low", "medium", "high", "xhigh")
 KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")  # the SDK's precedence: GOOGLE_API_KEY wins
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"  # the SDK's, without base_url or the variable
 
 POINT_PROMPT = (
     'Point to each object that this instruction refers to: "{instruction}".\n'
@@ -86,6 +87,13 @@ def api_key_present() -> bool:
     return any(os.environ.get(v) for v in KEY_VARIABLES)
 
 
+def endpoint(base_url: str | None) -> str:
+    """The server that answers, as the SDK chooses it: ``base_url``, else ``GOOGLE_GEMINI_BASE_URL``, else
+    Google's; with the API version (``GOOGLE_GENAI_API_VERSION``, else the SDK's default)."""
+    url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL
+    return f"{url.rstrip('/')} api_version={os.environ.get('GOOGLE_GENAI_API_VERSION') or 'default'}"
+
+
 class GeminiReasoner:
     name = "gemini"
 
@@ -93,6 +101,7 @@ class GeminiReasoner:
                  thinking_level: str | None = "low", temperature: float | None = None, retries: int = 5,
                  retry_initial_delay_s: float = 1.0, timeout_s: float = 120.0,
                  cache_dir: str | None = "~/.cache/vla-agent-bench/gemini"):
+        """``api_key``: for programmatic use only; never logged or stored here (runs read the environment)."""
         from google import genai
         from google.genai import types
 
@@ -109,6 +118,7 @@ class GeminiReasoner:
             http.base_url = base_url
         self.client = genai.Client(api_key=api_key, http_options=http) if api_key \
             else genai.Client(http_options=http)
+        self.endpoint = endpoint(base_url)  # answers are cached per endpoint and model
         self.cache = AnswerCache(cache_dir)
         self.reset()
 
@@ -174,13 +184,13 @@ class GeminiReasoner:
         return self.types.Part.from_bytes(data=buf.getvalue(), mime_type="image/png")
 
     def _generate(self, contents: list, config):
-        t = self.types
-        key = AnswerCache.key(self.model, [c.model_dump(mode="json", exclude_none=True) for c in contents],
+        key = AnswerCache.key(self.endpoint, self.model,
+                              [c.model_dump(mode="json", exclude_none=True) for c in contents],
                               config.model_dump(mode="json", exclude_none=True))
-        cached = self.cache.get(key)
+        cached = self._cached(key)
         if cached is not None:
             self._stats["cache_hits"] += 1
-            return t.GenerateContentResponse.model_validate(cached)
+            return cached
         start = time.perf_counter()
         try:
             resp = self.client.models.generate_content(model=self.model, contents=contents, config=config)
@@ -194,6 +204,18 @@ class GeminiReasoner:
         self._count_tokens(resp)
         self.cache.put(key, resp.model_dump(mode="json", exclude_none=True, exclude={"sdk_http_response", "parsed"}))
         return resp
+
+    def _cached(self, key: str):
+        from pydantic import ValidationError
+
+        value = self.cache.get(key)
+        if value is None:
+            return None
+        try:
+            return self.types.GenerateContentResponse.model_validate(value)
+        except ValidationError as e:
+            log.warning("cached answer %s is not a response (%d errors): asking again", key[:12], e.error_count())
+            return None
 
     def _count_tokens(self, resp) -> None:
         u = resp.usage_metadata
