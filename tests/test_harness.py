@@ -22,9 +22,10 @@ def test_run_writes_episodes_summary_and_config(tmp_path):
     out = tmp_path / "run"
     run_cli("agent=oracle", "task=place", "camera=nominal", "episodes=3", "workers=1", f"out_dir={out}", check=0)
     df = episodes(out)
-    assert list(df.columns[:15]) == ["agent", "task", "camera", "magnitude", "calibration", "scene", "base_seed",
-                                     "episode", "seed", "instruction", "success", "steps", "wall_s", "status",
-                                     "error"]
+    assert list(df.columns[:17]) == ["agent", "task", "camera", "magnitude", "calibration", "scene", "privileged",
+                                     "settings_id", "base_seed", "episode", "seed", "instruction", "success", "steps",
+                                     "wall_s", "status", "error"]
+    assert df["privileged"].all() and df["settings_id"].nunique() == 1 and (df["max_steps"] == 200).all()
     assert {"on_target", "released", "is_grasped"} <= set(df.columns)
     assert df["episode"].tolist() == [0, 1, 2] and (df["status"] == "ok").all()
     assert df["seed"].tolist() == [episode_seed(0, i) for i in range(3)]
