@@ -38,14 +38,19 @@ bench: setup
 	$(PY) scripts/bench_env.py
 	$(PY) scripts/bench_eval.py
 
-# Optional LeRobot / X-VLA environment: Python 3.12 (LeRobot 0.6.1 needs it), about 5 GB, offline tests.
-PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python; do \
+# Optional LeRobot / X-VLA environment: Python 3.12 (LeRobot 0.6.1 needs it), about 6 GB, offline tests.
+# Python 3.12: PYTHON312=..., else python3.12 on PATH, else pyenv's (installed with pyenv if missing).
+PYTHON312 ?= $(shell for p in python3.12 $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.12*/bin/python; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v $$p; break; }; done)
 XVLA_VENV := .venv-xvla
 
 $(XVLA_VENV)/.installed: pyproject.toml constraints-xvla.txt
-	@test -n "$(PYTHON312)" || { echo "test-xvla needs Python 3.12 (python3.12 on PATH, or PYTHON312=/path/to/python3.12)"; exit 1; }
-	test -x $(XVLA_VENV)/bin/python || $(PYTHON312) -m venv $(XVLA_VENV)
+	@py="$(PYTHON312)"; \
+	if [ -z "$$py" ] && command -v pyenv >/dev/null; then \
+		echo "no Python 3.12 found: pyenv install 3.12"; pyenv install --skip-existing 3.12 && \
+		py="$$(pyenv root)/versions/$$(pyenv latest 3.12)/bin/python"; fi; \
+	test -n "$$py" || { echo "test-xvla needs Python 3.12 (python3.12 on PATH, pyenv, or PYTHON312=/path/to/python3.12)"; exit 1; }; \
+	test -x $(XVLA_VENV)/bin/python || { echo "$$py -m venv $(XVLA_VENV)"; $$py -m venv $(XVLA_VENV); }
 	$(XVLA_VENV)/bin/pip install -q -c constraints-xvla.txt -e '.[xvla,dev]'
 	touch $@
 

@@ -32,7 +32,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from agents.xvla.contract import resize_image
+from agents.lerobot.contract import resize_image
 from envs.errors import BenchError
 from envs.randomization import ViewpointRange
 from eval import schema

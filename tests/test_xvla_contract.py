@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from agents.xvla.contract import (IMAGE2_KEY, IMAGE_KEY, STATE_KEY, XVLAContract, orthonormality_error,
-                                  resize_image, rot_from_6d, rot_to_6d)
+from agents.lerobot.contract import STATE_KEY, EnvContract, make_contract, resize_image
+from agents.xvla.contract import IMAGE2_KEY, IMAGE_KEY, XVLAContract, orthonormality_error, rot_from_6d, rot_to_6d
 from envs.errors import ConfigError
 from envs.geometry import euler_to_mat, rot_x, rot_z
 
@@ -105,8 +105,6 @@ def test_bad_settings_name_the_choices():
 
 
 def test_env_contract_passes_the_env_layout_through():
-    from agents.xvla.contract import EnvContract
-
     c = EnvContract.from_facts({"images": {"observation.images.primary": [96, 128]}})
     rng = np.random.default_rng(0)
     obs = {"images": {"primary": rng.integers(0, 255, (240, 320, 3), np.uint8)},
@@ -120,3 +118,31 @@ def test_env_contract_passes_the_env_layout_through():
         c.decode(np.zeros((1, 20)))
     with pytest.raises(ConfigError, match="obs_cameras"):
         EnvContract(images={"observation.images.wrist": (8, 8)}).build_inputs(obs, "x")
+
+
+def test_contracts_come_from_the_registry_without_an_import_cycle():
+    """agents.lerobot names contracts by module path; agents.xvla imports agents.lerobot, never the reverse
+    at import time, so either package imports first in a fresh interpreter (no module __getattr__ trick)."""
+    import subprocess
+    import sys
+
+    import agents.xvla
+
+    assert not hasattr(agents.xvla, "__getattr__")
+    for first in ("agents.xvla.contract", "agents.lerobot", "eval.record"):
+        proc = subprocess.run([sys.executable, "-c", f"import {first}; import agents.lerobot.agent"],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    facts = {"images": {IMAGE_KEY: [32, 32]}, "image_size": [32, 32], "state_dim": 20}
+    assert make_contract("xvla", facts, rot6d_order="columns") == XVLAContract((32, 32), state_dim=20,
+                                                                               rot6d_order="columns")
+    assert make_contract("env", facts) == EnvContract(images={IMAGE_KEY: (32, 32)})
+    with pytest.raises(ConfigError, match="env.*xvla"):
+        make_contract("openvla", facts)
+
+
+def test_contracts_report_their_own_diagnostics():
+    clean = np.concatenate([[0.2, 0, 0.1], rot_to_6d(rot_z(0.4), "interleaved"), [0.5], np.zeros(10)])
+    assert XVLAContract().diagnostics(clean[None]) == {"rot6d_orthonormality_error": 0.0}
+    assert XVLAContract(rot6d_order="columns").diagnostics(clean[None])["rot6d_orthonormality_error"] > 0.1
+    assert EnvContract().diagnostics(np.zeros((2, 7))) == {}

@@ -21,9 +21,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import envs  # noqa: E402
-from agents.xvla import XVLAAgent, tiny  # noqa: E402
-from agents.xvla.lerobot_backend import LeRobotBackend  # noqa: E402
-from agents.xvla.serve import make_server  # noqa: E402
+from agents.lerobot import LeRobotAgent  # noqa: E402
+from agents.lerobot.backend import LeRobotBackend  # noqa: E402
+from agents.lerobot.serve import make_server  # noqa: E402
+from agents.xvla import tiny  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = 12
@@ -50,7 +51,7 @@ def rollout(agent, seed: int = 0) -> list[np.ndarray]:
 
 
 def test_in_process_backend_reads_the_checkpoint_and_drives_the_env(checkpoint, tmp_path):
-    agent = XVLAAgent(checkpoint=str(checkpoint), device="cpu", debug=True, debug_dir=str(tmp_path))
+    agent = LeRobotAgent(checkpoint=str(checkpoint), device="cpu", debug=True, debug_dir=str(tmp_path))
     actions = rollout(agent)
     facts = agent.backend.describe()
     assert facts["image_size"] == [64, 64] and facts["state_dim"] == 20 and facts["n_action_steps"] == 4
@@ -58,7 +59,7 @@ def test_in_process_backend_reads_the_checkpoint_and_drives_the_env(checkpoint, 
     assert all(0.0 <= a[6] <= 1.0 for a in actions)
     saved = sorted(p.name for p in (tmp_path / "episode_0001_seed0").iterdir())
     assert "step_0000_image.png" in saved and "step_0000_targets.png" in saved
-    assert rollout(XVLAAgent(checkpoint=str(checkpoint), device="cpu"))[-1].tolist() == actions[-1].tolist()
+    assert rollout(LeRobotAgent(checkpoint=str(checkpoint), device="cpu"))[-1].tolist() == actions[-1].tolist()
 
 
 def test_policy_server_gives_the_in_process_actions(checkpoint):
@@ -66,11 +67,11 @@ def test_policy_server_gives_the_in_process_actions(checkpoint):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        remote = rollout(XVLAAgent(server=f"http://127.0.0.1:{server.server_address[1]}"))
+        remote = rollout(LeRobotAgent(server=f"http://127.0.0.1:{server.server_address[1]}"))
     finally:
         server.shutdown()
         server.server_close()
-    local = rollout(XVLAAgent(checkpoint=str(checkpoint), device="cpu"))
+    local = rollout(LeRobotAgent(checkpoint=str(checkpoint), device="cpu"))
     np.testing.assert_allclose(np.array(remote), np.array(local), atol=1e-5)
 
 

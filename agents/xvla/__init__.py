@@ -1,18 +1,7 @@
-"""X-VLA: the contract layer (numpy), in-process LeRobot backend, policy server and client.
+"""X-VLA (LeRobot ``lerobot/xvla-widowx``): its contract with the env (``contract.py``: BridgeData
+conventions, ``ee6d`` decoding, 6-D rotation orders) and a tiny offline checkpoint builder for tests
+(``tiny.py``, LeRobot environment only).
 
-The agent itself is :class:`agents.lerobot_agent.LeRobotAgent` with the ``xvla``
-contract (its default); ``agents.xvla.XVLAAgent`` names the same class.
+The agent, backends, policy server and client are general LeRobot code in :mod:`agents.lerobot`;
+``agent=xvla`` is :class:`agents.lerobot.LeRobotAgent` with ``contract.type=xvla``.
 """
-
-
-def __getattr__(name):  # lazy: agents.lerobot_agent imports this package's contract module
-    if name in ("XVLAAgent", "LeRobotAgent"):
-        from agents.lerobot_agent import LeRobotAgent
-        return LeRobotAgent
-    if name == "XVLAContract":
-        from agents.xvla.contract import XVLAContract
-        return XVLAContract
-    raise AttributeError(name)
-
-
-__all__ = ["LeRobotAgent", "XVLAAgent", "XVLAContract"]

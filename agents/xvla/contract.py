@@ -1,4 +1,6 @@
-"""The X-VLA WidowX observation/action contract, in plain numpy (core install).
+"""The X-VLA WidowX observation/action contract (``contract.type=xvla``), in plain numpy (core install).
+
+One contract among others (``agents.lerobot.contract.CONTRACTS``) for the LeRobot agent.
 
 Every convention is a named setting with its source, so a wrong guess is one
 config value away from right and the debug images show its effect.
@@ -41,15 +43,16 @@ position of BridgeData's robot base in our base frame (0: both are
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from PIL import Image
 
+from agents.lerobot.contract import STATE_KEY, resize_image
 from envs.errors import ConfigError, check_choice
 from envs.geometry import euler_to_mat, mat_to_euler
 from envs.robot import PINCH_FROM_EE_GRIPPER_LINK_M
 
-IMAGE_KEY, IMAGE2_KEY, STATE_KEY = "observation.images.image", "observation.images.image2", "observation.state"
+IMAGE_KEY, IMAGE2_KEY = "observation.images.image", "observation.images.image2"
 GRIPPER_INDEX = 9
 
 
@@ -77,7 +80,7 @@ class XVLAContract:
         object.__setattr__(self, "_offset", euler_to_mat(*self.model_to_env_rpy))
 
     @classmethod
-    def from_facts(cls, facts: dict, **settings) -> "XVLAContract":
+    def from_facts(cls, facts: dict, **settings: Any) -> XVLAContract:
         """The contract for a checkpoint: its image size and state size, plus the settings given."""
         return cls(**{"image_size": tuple(facts["image_size"]), "state_dim": facts.get("state_dim"), **settings})
 
@@ -95,7 +98,7 @@ class XVLAContract:
     def build_inputs(self, obs: dict, instruction: str) -> dict:
         """Env observation -> the policy's raw inputs (before its own pre-processor)."""
         images = obs["images"]
-        out = {IMAGE_KEY: resize_image(images["primary"], self.image_size, self.resize)}
+        out: dict[str, Any] = {IMAGE_KEY: resize_image(images["primary"], self.image_size, self.resize)}
         second = {"third_person": lambda: images["third_person"], "primary": lambda: images["primary"],
                   "black": lambda: np.zeros_like(images["primary"])}.get(self.image2)
         if second is not None:
@@ -133,6 +136,11 @@ class XVLAContract:
             opening = 0.0 if g >= self.gripper_closed_threshold else 1.0
         return np.concatenate([pos, mat_to_euler(R), [opening]])
 
+    def diagnostics(self, chunk: np.ndarray) -> dict[str, float]:
+        """The worst departure from orthonormal of the chunk's raw 6-D rotations (large: try the other order)."""
+        err = max(orthonormality_error(row[3:9], self.rot6d_order) for row in np.atleast_2d(chunk))
+        return {"rot6d_orthonormality_error": round(float(err), 4)}
+
 
 def rot_to_6d(R: np.ndarray, order: str = "interleaved") -> np.ndarray:
     cols = np.asarray(R, float)[:, :2]
@@ -161,56 +169,3 @@ def orthonormality_error(v: np.ndarray, order: str) -> float:
     v = np.asarray(v, float)
     a1, a2 = (v[0::2], v[1::2]) if order == "interleaved" else (v[:3], v[3:6])
     return float(abs(np.linalg.norm(a1) - 1) + abs(np.linalg.norm(a2) - 1) + abs(a1 @ a2))
-
-
-def resize_image(image: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
-    """uint8 HxWx3 -> uint8 ``size`` (height, width) by ``squash``, ``pad`` or ``crop``."""
-    h, w = size
-    img = Image.fromarray(image)
-    if mode == "squash":
-        return np.asarray(img.resize((w, h), Image.BILINEAR))
-    scale = (min if mode == "pad" else max)(w / img.width, h / img.height)
-    nw, nh = max(1, round(img.width * scale)), max(1, round(img.height * scale))
-    img = img.resize((nw, nh), Image.BILINEAR)
-    canvas = Image.new("RGB", (w, h))
-    canvas.paste(img, ((w - nw) // 2, (h - nh) // 2))
-    return np.asarray(canvas)
-
-
-@dataclass(frozen=True)
-class EnvContract:
-    """Policies trained on this env's own data (``eval.record``): the env's layouts, no conversion.
-
-    Inputs: ``observation.images.<camera>`` for each image the checkpoint
-    declares, resized (``resize``) to its declared size; ``observation.state``:
-    the env's 8-D state; ``task``.  Outputs: rows of the env's 7-D ``ee_pose``
-    action, clipped to a valid gripper opening.
-    """
-
-    images: dict = field(default_factory=lambda: {"observation.images.primary": (96, 128)})  # key -> (h, w)
-    resize: str = "squash"
-
-    def __post_init__(self):
-        check_choice("resize", self.resize, ("squash", "pad", "crop"))
-
-    @classmethod
-    def from_facts(cls, facts: dict, **settings) -> "EnvContract":
-        return cls(images={k: tuple(v) for k, v in facts["images"].items()}, **settings)
-
-    def build_inputs(self, obs: dict, instruction: str) -> dict:
-        out = {}
-        for key, size in self.images.items():
-            camera = key.rsplit(".", 1)[-1]
-            if camera not in obs["images"]:
-                raise ConfigError(f"the policy needs camera {camera!r}: add it to agent.obs_cameras")
-            out[key] = resize_image(obs["images"][camera], size, self.resize)
-        out[STATE_KEY] = np.asarray(obs["state"], np.float32)
-        out["task"] = instruction
-        return out
-
-    def decode(self, chunk: np.ndarray) -> np.ndarray:
-        chunk = np.atleast_2d(np.asarray(chunk, np.float32))
-        if chunk.shape[1] != 7:
-            raise ConfigError(f"an env-layout policy must output 7 numbers per step, got {chunk.shape[1]}")
-        chunk[:, 6] = np.clip(chunk[:, 6], 0.0, 1.0)
-        return chunk

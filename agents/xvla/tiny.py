@@ -10,7 +10,7 @@ What is REAL (LeRobot 0.6.1's own code, nothing re-implemented or patched):
     ``make_pre_post_processors(config)`` (rename, batch, tokenizer, image->float,
     ImageNet normalise, domain id 0, device, identity normaliser / unnormaliser,
     to-cpu) and saved as ``policy_preprocessor.json`` / ``policy_postprocessor.json``;
-  * the save / load path (``agents/xvla/lerobot_backend.py``): ``policy.save_pretrained`` (``config.json`` +
+  * the save / load path (``agents/lerobot/backend.py``): ``policy.save_pretrained`` (``config.json`` +
     ``model.safetensors``), ``PreTrainedConfig.from_pretrained``,
     ``get_policy_class(type).from_pretrained`` and
     ``make_pre_post_processors(cfg, pretrained_path=...)`` -- the same calls that load
@@ -43,11 +43,13 @@ from lerobot.policies.factory import make_pre_post_processors
 from lerobot.policies.xvla.configuration_xvla import XVLAConfig
 from lerobot.policies.xvla.modeling_xvla import XVLAPolicy
 
+from agents.lerobot.backend import TOKENIZER_SUBDIR
+from agents.lerobot.contract import STATE_KEY
+from agents.xvla.contract import IMAGE2_KEY, IMAGE_KEY
+
 log = logging.getLogger(__name__)
 
-from agents.xvla.contract import IMAGE2_KEY, IMAGE_KEY, STATE_KEY  # noqa: E402
 ACTION_DIM = 20  # ee6d: xyz, 6-D rotation, gripper (x2 arms)
-from agents.xvla.lerobot_backend import TOKENIZER_SUBDIR  # noqa: E402
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>")  # BART's order: bos 0, pad 1, eos 2, unk 3
 WORDS = (
     "pick up put place move push lift grasp grab open close stack unstack the a an it and then "

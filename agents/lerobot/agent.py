@@ -1,14 +1,14 @@
 """Any LeRobot policy closed-loop in the env: ``agent=lerobot`` (policies trained on this env's
 demonstrations) and ``agent=xvla`` (LeRobot's ``xvla-widowx``) are two configurations of it.
 
-Backends: in-process (``lerobot`` installed, extra ``xvla``; the checkpoint's
-own pre/post-processors) or a policy server (``server=http://host:8000``, run
-``python -m agents.xvla.serve`` on the GPU box).  Each query returns a chunk;
+Backends (:class:`agents.base.PolicyBackend`): in-process (``lerobot`` installed,
+extra ``xvla``; the checkpoint's own pre/post-processors) or a policy server
+(``server=http://host:8000``, run ``python -m agents.lerobot.serve`` on the GPU box).  Each query returns a chunk;
 the first ``n_action_steps`` rows are decoded by the contract and each is held
-for ``control_freq / policy_hz`` env steps.  Contracts (``contract.type``):
-``xvla`` (:class:`XVLAContract`: BridgeData conventions, ee6d actions) or
-``env`` (:class:`EnvContract`: the env's own observation and ``ee_pose`` action
-layout, as ``eval.record`` writes them).
+for ``control_freq / policy_hz`` env steps.  Contracts (``contract.type``, looked up in
+:data:`agents.lerobot.contract.CONTRACTS`): ``xvla`` (BridgeData conventions, ee6d
+actions) or ``env`` (the env's own observation and ``ee_pose`` action layout, as
+``eval.record`` writes them).
 """
 
 from __future__ import annotations
@@ -16,23 +16,21 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
-from agents.xvla.contract import EnvContract, XVLAContract, orthonormality_error
-from envs.cameras import Calibration
-from agents.base import Agent
+from agents.base import Agent, PolicyBackend
 from agents.errors import FatalAgentError
-from envs.errors import check_choice
+from agents.lerobot.contract import Contract, make_contract
+from envs.cameras import Calibration
 
 log = logging.getLogger(__name__)
 
-CONTRACTS = {"xvla": XVLAContract, "env": EnvContract}
 UNAVAILABLE = ("this agent has no policy to run: either install LeRobot (Python >= 3.12: "
                "pip install -e '.[xvla]', see README 'X-VLA') to run the checkpoint in-process, or point "
-               "agent.server=http://<host>:8000 at a policy server (python -m agents.xvla.serve --checkpoint "
+               "agent.server=http://<host>:8000 at a policy server (python -m agents.lerobot.serve --checkpoint "
                "lerobot/xvla-widowx on a GPU machine)")
 
 
@@ -45,44 +43,45 @@ class LeRobotAgent(Agent):
         self.n_action_steps, self.contract_overrides = n_action_steps, dict(contract or {})
         self.repeat = max(1, round(control_freq / policy_hz))
         self.debug, self.debug_dir = debug, Path(debug_dir)
-        self.backend, self.contract = None, None
+        self.backend: PolicyBackend | None = None
+        self.contract: Contract | None = None
         if server:
-            from agents.xvla.client import PolicyClient
+            from agents.lerobot.client import PolicyClient
             self.backend = PolicyClient(server, timeout_s=timeout_s, retries=retries)  # fails fast if unreachable
         elif importlib.util.find_spec("lerobot") is None:
             raise FatalAgentError(UNAVAILABLE)
         self._queue: list[np.ndarray] = []
         self._stats = {"policy_queries": 0, "inference_s": 0.0}
         self._episode = 0
-        self._seed = None
+        self._seed: int | None = None
 
     # --- lifecycle ---------------------------------------------------------
     def prepare(self) -> None:
         """Load the policy now (the harness calls this once per worker, outside episode timers)."""
         self._ensure_backend()
 
-    def _ensure_backend(self) -> None:
+    def _ensure_backend(self) -> tuple[PolicyBackend, Contract]:
         if self.backend is None:  # in-process: load lazily, in the worker that uses it
-            from agents.xvla.lerobot_backend import LeRobotBackend
+            from agents.lerobot.backend import LeRobotBackend
             self.backend = LeRobotBackend(self.checkpoint, device=self.device, tokenizer_dir=self.tokenizer_dir)
         if self.contract is None:
             facts = self.backend.describe()
             log.info("policy facts: %s", facts)
             settings = dict(self.contract_overrides)
-            kind = check_choice("contract.type", settings.pop("type", "xvla"), CONTRACTS)
-            self.contract = CONTRACTS[kind].from_facts(facts, **settings)
+            self.contract = make_contract(settings.pop("type", "xvla"), facts, **settings)
             self.n_action_steps = self.n_action_steps or int(facts["n_action_steps"])
+        return self.backend, self.contract
 
     def seed(self, seed: int) -> None:
         self._seed = seed
 
     def reset(self, instruction: str, calibration: Mapping[str, Calibration]) -> None:
-        self._ensure_backend()
+        backend, _ = self._ensure_backend()
         self.instruction, self.calibration = instruction, calibration
         self._queue, self._step = [], 0
         self._stats = {"policy_queries": 0, "inference_s": 0.0}
         self._episode += 1
-        self.backend.reset(self._seed)
+        backend.reset(self._seed)
 
     def act(self, obs: dict) -> np.ndarray:
         if not self._queue:
@@ -95,18 +94,16 @@ class LeRobotAgent(Agent):
 
     # --- one query ---------------------------------------------------------
     def _query(self, obs: dict) -> None:
-        inputs = self.contract.build_inputs(obs, self.instruction)
+        backend, contract = self._ensure_backend()
+        inputs = contract.build_inputs(obs, self.instruction)
         start = time.perf_counter()
-        chunk = self.backend.predict(inputs)
+        chunk = backend.predict(inputs)
         self._stats["inference_s"] += time.perf_counter() - start
         self._stats["policy_queries"] += 1
-        actions = self.contract.decode(chunk[: self.n_action_steps])
+        actions = contract.decode(chunk[: self.n_action_steps])
         self._queue = [a for a in actions for _ in range(self.repeat)]
         if self.debug:
-            from agents.xvla.debug import save_query
+            from agents.lerobot.debug import save_query
             name = f"episode_{self._episode:04d}" + ("" if self._seed is None else f"_seed{self._seed}")
-            extra = {}
-            if isinstance(self.contract, XVLAContract):
-                err = max(orthonormality_error(row[3:9], self.contract.rot6d_order) for row in chunk)
-                extra["rot6d_orthonormality_error"] = round(float(err), 4)
-            save_query(self.debug_dir / name, self._step, inputs, obs, actions, self.calibration.get("primary"), extra)
+            save_query(self.debug_dir / name, self._step, inputs, obs, actions, self.calibration.get("primary"),
+                       contract.diagnostics(chunk))

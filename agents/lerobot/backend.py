@@ -1,5 +1,9 @@
 """In-process backend: any LeRobot policy checkpoint with its own pre/post-processors.
 
+:class:`LeRobotBackend` is a :class:`agents.base.PolicyBackend` (describe / reset / predict),
+the same interface as the policy client (``agents.lerobot.client``); the policy server
+(``python -m agents.lerobot.serve``) serves one.
+
 Requires the ``xvla`` extra (LeRobot 0.6.1, Python >= 3.12).  Loading goes
 through LeRobot's own path (``PreTrainedConfig.from_pretrained``,
 ``get_policy_class(type).from_pretrained``, ``make_pre_post_processors(...,
@@ -22,6 +26,8 @@ from transformers import AutoTokenizer
 from lerobot.configs import PreTrainedConfig
 from lerobot.policies.factory import get_policy_class, make_pre_post_processors
 
+from agents.lerobot.contract import check_inputs
+
 log = logging.getLogger(__name__)
 
 TOKENIZER_SUBDIR = "tokenizer"  # where tiny offline checkpoints keep their tokenizer
@@ -40,7 +46,9 @@ def resolve_device(device: str) -> str:
 
 
 class LeRobotBackend:
-    """``describe()`` / ``reset(seed)`` / ``predict(inputs) -> (chunk, action_dim)`` for a LeRobot checkpoint."""
+    """``describe()`` / ``reset(seed)`` / ``predict(inputs) -> (chunk, action_dim)`` for a LeRobot checkpoint
+    (a :class:`agents.base.PolicyBackend`).  Inputs that do not match what the checkpoint declares
+    raise :class:`agents.lerobot.contract.PolicyInputError`."""
 
     def __init__(self, checkpoint: str, device: str = "auto", tokenizer_dir: str | None = None):
         self.checkpoint, self.device = str(checkpoint), resolve_device(device)
@@ -63,6 +71,7 @@ class LeRobotBackend:
         self.policy.reset()
 
     def predict(self, inputs: dict) -> np.ndarray:
+        check_inputs(self.describe(), inputs)
         return predict_chunk(self.policy, self.pre, self.post, inputs)
 
 

@@ -1,6 +1,7 @@
 """A deterministic stand-in policy with the X-VLA WidowX interface (for tests and demos).
 
-It reads the ee6d state it is given (interleaved 6-D rotation) and returns a
+A :class:`agents.base.PolicyBackend` (describe / reset / predict), like the in-process
+backend and the policy client.  It reads the ee6d state it is given (interleaved 6-D rotation) and returns a
 chunk that moves the end effector in a straight line to a fixed goal with the
 gripper pointing down, gripper open: a known answer that exercises every
 convention of the contract, the server and the agent.
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.xvla.contract import IMAGE_KEY, STATE_KEY
+from agents.lerobot.contract import STATE_KEY, check_inputs
+from agents.xvla.contract import IMAGE_KEY
 
 
 class ReachPolicy:
@@ -31,13 +33,12 @@ class ReachPolicy:
         self.calls = 0
 
     def predict(self, inputs: dict) -> np.ndarray:
-        image, state = inputs[IMAGE_KEY], np.asarray(inputs[STATE_KEY], float)
-        if image.shape[:2] != self.image_size or state.shape != (self.state_dim,):
-            raise ValueError(f"inputs do not match the policy: image {image.shape}, state {state.shape}")
+        check_inputs(self.describe(), inputs)
+        state = np.asarray(inputs[STATE_KEY], float)
         self.calls += 1
         pos, rows = state[:3], []
         for _ in range(self.chunk_size):
             delta = self.goal - pos
-            pos = pos + delta * min(1.0, self.step_m / max(np.linalg.norm(delta), 1e-9))
+            pos = pos + delta * min(1.0, self.step_m / max(float(np.linalg.norm(delta)), 1e-9))
             rows.append(np.concatenate([pos, [1, 0, 0, 1, 0, 0], [0.0], np.zeros(10)]))
         return np.asarray(rows, np.float32)
