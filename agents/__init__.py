@@ -1,1 +1,2 @@
-"""Agents (contract in agents.base): oracle, tool agent (classic / Gemini reasoner), LeRobot policies (X-VLA, ACT, ...)."""
+"""Agents (contract in agents.base): oracle, tool agent (classic / Gemini reasoner), LeRobot policies
+(X-VLA, ACT, ...)."""

@@ -68,7 +68,7 @@ class PrivilegedAgent(Agent):
 
     privileged = True
 
-    def bind(self, env) -> "PrivilegedAgent":
+    def bind(self, env) -> PrivilegedAgent:
         raise NotImplementedError
 
 

@@ -51,7 +51,7 @@ class BoundedMotion:
         self.cmd = np.asarray(target, float).copy() if dist <= reach else self.cmd + delta * (reach / dist)
         arrived = dist <= reach
         close = np.linalg.norm(np.asarray(measured) - target) < self.settings.arrive_tol_m
-        return arrived and (close or self._steps > self.settings.timeout_steps)
+        return bool(arrived and (close or self._steps > self.settings.timeout_steps))
 
     def action(self, yaw: float, gripper: float) -> np.ndarray:
         """A top-down ``ee_pose`` action at the current command."""

@@ -11,15 +11,22 @@ yaw chosen closest to the arm's heading; straight-line moves at a bounded speed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
-from agents.motion import (CARRY_EXTRA_Z_M, GRIP_STEPS, PLACE_CLEARANCE_M, TRAVEL_Z_M, BoundedMotion, MotionSettings,
-                           closest_face_yaw)
-from envs.cameras import Calibration
 from agents.base import PrivilegedAgent
 from agents.errors import AgentError
+from agents.motion import (
+    CARRY_EXTRA_Z_M,
+    GRIP_STEPS,
+    PLACE_CLEARANCE_M,
+    TRAVEL_Z_M,
+    BoundedMotion,
+    MotionSettings,
+    closest_face_yaw,
+)
+from envs.cameras import Calibration
 from envs.geometry import yaw_of_box
 from envs.scene import BLOCK_HALF_SIZE_M, TABLE_TOP_Z_M
 
@@ -52,12 +59,13 @@ class OracleAgent(PrivilegedAgent):
 
     def __init__(self, env=None, settings: OracleSettings = OracleSettings()):
         self.settings = settings
-        self.env = None
+        self.env: Any = None  # the unwrapped WidowXTabletopEnv, once bound
+        self._i = self._held = 0
         self.plan: list[Waypoint] = []
         if env is not None:
             self.bind(env)
 
-    def bind(self, env) -> "OracleAgent":
+    def bind(self, env) -> OracleAgent:
         """Give the oracle the env it may read ground truth from."""
         self.env = env.unwrapped
         self.motion = BoundedMotion(self.env.control_freq, self.settings.motion)

@@ -10,7 +10,14 @@ ensure_headless_gl()
 
 import gymnasium as gym  # noqa: E402
 
-from envs.cameras import Calibration, CameraPerturbation, CameraSpec, PERTURBATIONS, make_perturbation  # noqa: E402
+from envs.cameras import (  # noqa: E402
+    PERTURBATIONS,
+    Calibration,
+    CameraConfig,
+    CameraPerturbation,
+    CameraSpec,
+    make_perturbation,
+)
 from envs.errors import BenchError, ConfigError, GeometryError, SimulationError  # noqa: E402
 
 ENV_ID = "WidowXTabletop-v0"
@@ -20,5 +27,5 @@ if ENV_ID not in gym.registry:
     gym.register(id=ENV_ID, entry_point="envs.widowx_env:WidowXTabletopEnv",
                  max_episode_steps=DEFAULT_MAX_EPISODE_STEPS)
 
-__all__ = ["ENV_ID", "BenchError", "ConfigError", "GeometryError", "SimulationError", "Calibration", "CameraPerturbation",
-           "CameraSpec", "PERTURBATIONS", "make_perturbation"]
+__all__ = ["ENV_ID", "BenchError", "ConfigError", "GeometryError", "SimulationError", "Calibration", "CameraConfig",
+           "CameraPerturbation", "CameraSpec", "PERTURBATIONS", "make_perturbation"]

@@ -38,7 +38,7 @@ class CameraSpec:
         """World-from-camera rotation, OpenCV axes."""
         return look_at(self.position, self.target)
 
-    def calibration(self) -> "Calibration":
+    def calibration(self) -> Calibration:
         return Calibration.from_spec(self)
 
 
@@ -120,7 +120,7 @@ class CameraConfig:
         check_choice("calibration", self.calibration, CALIBRATION_MODES)
         resolve_magnitude(self.name, self.magnitude)
 
-    def resolved(self) -> "CameraConfig":
+    def resolved(self) -> CameraConfig:
         """The same config with the magnitude the env uses (the preset's default filled in)."""
         return dataclasses.replace(self, magnitude=resolve_magnitude(self.name, self.magnitude))
 
@@ -164,10 +164,10 @@ class Calibration:
         return (self.name, self.width, self.height) == (other.name, other.width, other.height) \
             and np.array_equal(self.K, other.K) and np.array_equal(self.T_world_cam, other.T_world_cam)
 
-    __hash__ = None  # mutable arrays inside: not hashable
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside: not hashable
 
     @classmethod
-    def from_spec(cls, spec: CameraSpec) -> "Calibration":
+    def from_spec(cls, spec: CameraSpec) -> Calibration:
         fy = (spec.height / 2.0) / np.tan(np.deg2rad(spec.fovy) / 2.0)
         K = np.array([[fy, 0.0, (spec.width - 1) / 2.0], [0.0, fy, (spec.height - 1) / 2.0], [0, 0, 1.0]])
         T = make_T(spec.rotation(), np.asarray(spec.position, float))

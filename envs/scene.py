@@ -84,7 +84,7 @@ def build_model(config: SceneConfig, cameras: Sequence[CameraSpec]) -> mujoco.Mj
     _add_visual_settings(spec, preset, cameras)
     _add_table(spec)
     _add_objects(spec)
-    _add_lights(spec, preset["shadow"])
+    _add_lights(spec, bool(preset["shadow"]))
     for cam in cameras:
         spec.worldbody.add_camera(
             name=cam.name, pos=list(cam.position), quat=list(mujoco_quat(cam)), fovy=cam.fovy

@@ -11,10 +11,10 @@ import argparse
 import logging
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401  (registers the env, picks a headless GL backend)
-import gymnasium as gym
 from agents.oracle import OracleAgent
 from envs.tasks import TASKS
 from eval.episodes import episode_spec, outcome, rollout

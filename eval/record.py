@@ -105,7 +105,8 @@ def record(cfg: DictConfig, out_dir: Path) -> dict:
     for i in range(start, cfg.episodes):
         spec = episode_spec(cfg.seed, i)
         if cfg.viewpoint_randomization:
-            env.unwrapped.set_camera_perturbation(ViewpointRange().sample(np.random.default_rng(spec.seed)))
+            view = ViewpointRange().sample(np.random.default_rng(spec.seed))  # from the scene's stream
+            env.unwrapped.set_camera_perturbation(view)  # type: ignore[attr-defined]
         frames, success, instruction = rollout_frames(env, agent, spec, cameras, cfg.image_size)
         if success:
             for frame in frames:

@@ -26,8 +26,8 @@ from omegaconf import DictConfig, OmegaConf
 from agents.errors import FatalAgentError
 from envs.errors import BenchError, ConfigError
 from eval import schema
-from eval.runner import run_locked, run_settings
 from eval.files import write_atomic
+from eval.runner import run_locked, run_settings
 from eval.secrets import redact
 from eval.store import EpisodeStore, episodes_frame, summarize
 
@@ -50,6 +50,7 @@ def save_config(cfg: DictConfig, out_dir: Path) -> None:
             raise BenchError(f"{path} is empty or unreadable (a full disk when it was written?), so this folder "
                              "cannot be resumed: choose another out_dir, or delete the folder to start over")
         new = OmegaConf.to_container(OmegaConf.create(text))
+        assert isinstance(new, dict)
         for key in IDENTITY_KEYS:
             if old.get(key) != new[key]:
                 raise BenchError(f"{out_dir} holds a run with a different '{key}'; resume it with the same "

@@ -22,6 +22,7 @@ import types
 import typing
 from dataclasses import dataclass, field, make_dataclass
 from enum import Enum
+from functools import partial
 from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -51,7 +52,7 @@ def _hydra_type(tp):
         rest = [a for a in args if a is not type(None)]
         return Optional[_hydra_type(rest[0])] if len(rest) == 1 else Any
     if typing.get_origin(tp) in (tuple, list):
-        return List[args[0]]  # type: ignore[valid-type]
+        return List[args[0]]
     return tp
 
 
@@ -65,12 +66,12 @@ def derived(name: str, source: type, enums: dict[str, type[Enum]], skip: tuple[s
         if f.name in skip:
             continue
         typ = enums.get(f.name, _hydra_type(hints[f.name]))
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
         if f.name in enums:
             default = enums[f.name][default]
         if isinstance(default, tuple):
             default = list(default)
-        specs.append((f.name, typ, field(default_factory=lambda d=default: d) if isinstance(default, list)
+        specs.append((f.name, typ, field(default_factory=partial(list, default)) if isinstance(default, list)
                       else field(default=default)))
     cls = make_dataclass(name, specs)
     cls.__module__ = __name__  # picklable and named like a class of this module

@@ -10,7 +10,7 @@ import numpy as np
 class VideoRecorder:
     def __init__(self, path: Path, fps: int, cameras=("primary", "third_person")):
         self.path, self.fps, self.cameras = Path(path), fps, cameras
-        self.frames: list[np.ndarray] = []
+        self.frames: list = []  # (H, W, 3) uint8 images
 
     def add(self, env, obs: dict) -> None:
         """One frame; views the agent's observation already holds are not rendered again."""

@@ -31,7 +31,7 @@ def _write_tetra_stl(path, scale_mm=20.0):
 def _fake_menagerie(root):
     (root / "assets").mkdir(parents=True)
     meshes = []
-    for i, body in enumerate(BODIES):
+    for i, _body in enumerate(BODIES):
         _write_tetra_stl(root / "assets" / f"part{i}.stl")
         meshes.append(f'<mesh file="part{i}.stl" scale="0.001 0.001 0.001"/>')
     nested = "".join(

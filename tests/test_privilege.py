@@ -5,13 +5,13 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
+from harness_util import episodes, run_cli
 
 import envs
 from agents.base import Agent
 from agents.oracle import OracleAgent
 from envs.errors import ConfigError
 from eval.episodes import PRIVILEGED_AGENTS, AgentSettings, episode_spec, run_episode
-from harness_util import episodes, run_cli
 
 
 class SceneRebuilder(Agent):

@@ -4,7 +4,6 @@ before anything is written."""
 from pathlib import Path
 
 import pytest
-
 from fake_gemini import FakeGemini
 from harness_util import run_cli
 

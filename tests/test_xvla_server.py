@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 import pytest
+from harness_util import episodes, run_cli
 from PIL import Image
 
 from agents.errors import FatalAgentError
@@ -22,7 +23,6 @@ from agents.lerobot.client import PolicyClient, PolicyServerError
 from agents.lerobot.protocol import API_KEY_ENV, Limits, decode_observation, encode_observation
 from agents.lerobot.serve import make_server, parse_args, warn_if_exposed
 from agents.lerobot.testing import ReachPolicy
-from harness_util import episodes, run_cli
 
 STATE = np.r_[0.2, 0.0, 0.2, 1, 0, 0, 1, 0, 0, 0, np.zeros(10)].astype(np.float32)
 GOOD = {"observation.images.image": np.zeros((64, 64, 3), np.uint8), "observation.state": STATE, "task": "x"}

@@ -18,8 +18,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
-from agents.xvla import tiny  # noqa: E402
 from agents.lerobot.backend import load_policy, predict_chunk  # noqa: E402
+from agents.xvla import tiny  # noqa: E402
 
 STATE_DIM, IMAGE_SIZE = 8, (64, 64)
 

@@ -62,7 +62,8 @@ def test_same_seeds_evaluate_identically(checkpoint, tmp_path):
         frames.append(pd.read_csv(tmp_path / name / "episodes.csv").drop(columns=["wall_s", "inference_s"],
                                                                          errors="ignore"))
         # every query's state and action chunk, per episode folder
-        queries.append({p.parent.name: p.read_text() for p in sorted((tmp_path / name / "debug").rglob("queries.jsonl"))})
+        logs = sorted((tmp_path / name / "debug").rglob("queries.jsonl"))
+        queries.append({p.parent.name: p.read_text() for p in logs})
     pd.testing.assert_frame_equal(frames[0], frames[1])
     assert len(queries[0]) == 2 and all(q.count("\n") == 5 for q in queries[0].values())  # 25 steps, chunks of 5
     assert queries[0] == queries[1]

@@ -21,10 +21,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import AutoTokenizer
-
 from lerobot.configs import PreTrainedConfig
 from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+from transformers import AutoTokenizer
 
 from agents.lerobot.contract import check_inputs
 

@@ -31,8 +31,14 @@ from typing import Any
 
 from agents.base import PolicyBackend
 from agents.lerobot.contract import PolicyInputError
-from agents.lerobot.protocol import (API_KEY_ENV, DEFAULT_LIMITS, PROTOCOL_VERSION, Limits, RequestError,
-                                     decode_observation)
+from agents.lerobot.protocol import (
+    API_KEY_ENV,
+    DEFAULT_LIMITS,
+    PROTOCOL_VERSION,
+    Limits,
+    RequestError,
+    decode_observation,
+)
 
 log = logging.getLogger("agents.lerobot.serve")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

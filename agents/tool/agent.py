@@ -20,13 +20,21 @@ from typing import Generator, Mapping
 
 import numpy as np
 
-from agents.motion import (CARRY_EXTRA_Z_M, GRIP_STEPS, PLACE_CLEARANCE_M, TRAVEL_Z_M, BoundedMotion, MotionSettings,
-                           closest_face_yaw)
+from agents.base import Agent
+from agents.errors import AgentError
+from agents.motion import (
+    CARRY_EXTRA_Z_M,
+    GRIP_STEPS,
+    PLACE_CLEARANCE_M,
+    TRAVEL_Z_M,
+    BoundedMotion,
+    MotionSettings,
+    closest_face_yaw,
+)
 from agents.tool.perception import footprint_yaw, parse_instruction
 from agents.tool.types import Call, CallResult, Detection, norm_to_pixel
 from envs.cameras import Calibration
-from agents.base import Agent
-from agents.errors import AgentError
+from envs.errors import GeometryError
 from envs.scene import BLOCK_HALF_SIZE_M, MAT_HALF_THICKNESS_M, TABLE_TOP_Z_M
 
 log = logging.getLogger(__name__)
@@ -60,7 +68,7 @@ class ToolAgent(Agent):
         self.reasoner = reasoner
         self.settings = settings or ToolSettings()
         self.motion = BoundedMotion(control_freq, self.settings.motion)
-        self._gen: Generator | None = None
+        self._gen: Generator[np.ndarray, dict, None] | None = None
         self._stats = {"attempts": 0, "calls_executed": 0, "call_errors": 0}
 
     # --- agent contract ----------------------------------------------------
@@ -168,11 +176,14 @@ class ToolAgent(Agent):
         s = self.settings
         try:
             x, y, high = float(call.args["x"]), float(call.args["y"]), _truthy(call.args.get("high", True))
-        except (KeyError, TypeError, ValueError):
-            raise ToolError("move needs numeric x, y (0-1000 image coordinates) and a boolean high")
+        except (KeyError, TypeError, ValueError) as e:
+            raise ToolError("move needs numeric x, y (0-1000 image coordinates) and a boolean high") from e
         pixel = norm_to_pixel(y, x, self.cal.width, self.cal.height)
         det = _nearest(dets, pixel, s.match_radius_px)
-        xy = self._lift(pixel, "target" if det is None else det.kind)[:2]
+        try:
+            xy = self._lift(pixel, "target" if det is None else det.kind)[:2]
+        except GeometryError as e:  # e.g. a point above the horizon: its ray never meets the table
+            raise ToolError(f"point ({x:.0f}, {y:.0f}) does not lie on the table: {e}") from e
         if np.linalg.norm(xy) > REACH_M:
             raise ToolError(f"point ({x:.0f}, {y:.0f}) lies {np.linalg.norm(xy):.2f} m from the robot, out of reach")
         if high:

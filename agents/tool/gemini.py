@@ -112,8 +112,9 @@ class GeminiReasoner:
             raise ConfigError(f"unknown thinking_level {thinking_level!r}; valid: {', '.join(THINKING_LEVELS)}, null")
         self.types, self.model = types, model
         self.thinking_level, self.temperature = thinking_level, temperature
-        http = types.HttpOptions(timeout=int(timeout_s * 1000), retry_options=types.HttpRetryOptions(
-            attempts=retries, initial_delay=retry_initial_delay_s, max_delay=30.0, http_status_codes=RETRY_STATUS_CODES))
+        retry = types.HttpRetryOptions(attempts=retries, initial_delay=retry_initial_delay_s, max_delay=30.0,
+                                       http_status_codes=RETRY_STATUS_CODES)
+        http = types.HttpOptions(timeout=int(timeout_s * 1000), retry_options=retry)
         if base_url:  # else the SDK's default, so GOOGLE_GEMINI_BASE_URL keeps working
             http.base_url = base_url
         self.client = genai.Client(api_key=api_key, http_options=http) if api_key \

@@ -35,13 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-from transformers import PreTrainedTokenizerFast
-
 from lerobot.configs import FeatureType, PolicyFeature
 from lerobot.policies.factory import make_pre_post_processors
 from lerobot.policies.xvla.configuration_xvla import XVLAConfig
 from lerobot.policies.xvla.modeling_xvla import XVLAPolicy
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+from transformers import PreTrainedTokenizerFast
 
 from agents.lerobot.backend import TOKENIZER_SUBDIR
 from agents.lerobot.contract import STATE_KEY
@@ -59,7 +58,7 @@ WORDS = (
     "first second third one two three . ,"
 ).split()
 
-TINY = {
+TINY: dict[str, Any] = {
     "chunk_size": 8, "n_action_steps": 4, "num_denoising_steps": 2, "tokenizer_max_length": 16,
     "hidden_size": 64, "depth": 1, "num_heads": 2, "len_soft_prompts": 8, "max_state_dim": 20,
     "max_action_dim": ACTION_DIM, "action_mode": "ee6d", "device": "cpu", "dtype": "float32",
