@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 MUJOCO_GL ?= egl
 export MUJOCO_GL
 
-.PHONY: setup run demo test test-fast test-xvla xvla-env e2e-vs-tools bench clean
+.PHONY: setup run demo lint test test-fast test-xvla xvla-env e2e-vs-tools bench clean
 
 setup: $(STAMP)
 	$(PY) scripts/check_gl.py
@@ -28,7 +28,11 @@ run: setup
 demo: setup
 	$(PY) -m eval.demo
 
-test: setup
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: lint
 	$(PY) -m pytest -q
 
 test-fast: setup
