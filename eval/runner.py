@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterable
 
 from omegaconf import DictConfig, OmegaConf
-from tqdm import tqdm
 
 from envs.cameras import resolve_magnitude
-from envs.errors import BenchError
-from eval.episodes import EpisodeSpec, episode_seed, make_agent, make_env, plain, run_episode
+from eval.episodes import (STATUS_ERROR, STATUS_TIMEOUT, EpisodeSpec, episode_seed, make_agent, make_env, plain,
+                           run_episode)
+from eval.pool import TIMEOUT, Lost, WorkerPool, stop_on_signals
+from eval.progress import Progress
 from eval.store import EpisodeStore
 from eval.video import VideoRecorder
 
 log = logging.getLogger(__name__)
+KILL_GRACE_S = 5.0  # past episode_timeout_s, the parent kills a worker the in-episode timer did not stop
 
 _worker: dict = {}  # per-process env, agent and config (built once by _init_worker)
 
@@ -78,18 +77,16 @@ def _run_locked(cfg: DictConfig, out_dir: Path, store: EpisodeStore) -> dict[int
     if todo and workers > 1:
         make_agent(cfg)  # fail here, once, on a missing key or package, not in every worker
     ident = run_identity(cfg)
-    bar = tqdm(total=cfg.episodes, initial=len(rows), desc=f"{ident['agent']} {ident['task']} {ident['camera']}",
-               unit="ep", dynamic_ncols=True)
+    progress = Progress(cfg.episodes, len(rows), f"{ident['agent']} {ident['task']} {ident['camera']}")
     try:
         for row in _execute(cfg, out_dir, todo, workers):
             row = {**ident, **row}
             rows[row["episode"]] = row
             store.append(row)
             store.write_csv(rows)
-            bar.update(1)
-            bar.set_postfix(success=f"{_rate(rows.values()):.0%}")
+            progress.update(_rate(rows.values()))
     finally:
-        bar.close()
+        progress.close()
     store.write_csv(rows)
     return rows
 
@@ -100,27 +97,32 @@ def _rate(rows) -> float:
 
 
 def _execute(cfg: DictConfig, out_dir: Path, todo: list[EpisodeSpec], workers: int):
-    """Yield episode records as they finish (order of completion)."""
+    """Yield episode records as they finish (order of completion).
+
+    With ``episode_timeout_s`` set, episodes run in worker processes even when
+    ``workers=1``: only a parent can stop an agent stuck in C code.  Without
+    it, one worker means the run stays in this process (fast, debuggable).
+    """
     cfg_yaml = OmegaConf.to_yaml(cfg, resolve=True)
-    if workers <= 1:
-        _init_worker(cfg_yaml, str(out_dir))
-        try:
-            for spec in todo:
-                yield _run_one(spec)
-        finally:
-            _worker["env"].close()
-        return
-    ctx = mp.get_context("spawn")  # no GL context or MuJoCo state crosses a fork
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                               initargs=(cfg_yaml, str(out_dir), True))
-    futures = {pool.submit(_run_one, s) for s in todo}
-    try:
-        while futures:
-            finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-            for f in finished:
-                yield f.result()  # a FatalAgentError re-raises here and ends the run
-    except BrokenProcessPool as e:
-        raise BenchError(f"a worker process died ({e}); finished episodes are saved: run the same command "
-                         "again to resume") from e
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    timeout = cfg.episode_timeout_s
+    with stop_on_signals(lambda name: f"stopped by {name}: finished episodes are saved in {out_dir}; "
+                                      "run the same command again to resume"):
+        if workers <= 1 and not timeout:
+            _init_worker(cfg_yaml, str(out_dir))
+            try:
+                for spec in todo:
+                    yield _run_one(spec)
+            finally:
+                _worker["env"].close()
+            return
+        with WorkerPool(_init_worker, (cfg_yaml, str(out_dir), True), _run_one, workers) as pool:
+            yield from pool.imap(todo, timeout + KILL_GRACE_S if timeout else None,
+                                 lambda lost: _lost_row(lost, timeout))
+
+
+def _lost_row(lost: Lost[EpisodeSpec], timeout_s: float | None) -> dict:
+    """The record of an episode whose worker was killed at the deadline or died."""
+    timed_out = lost.reason == TIMEOUT
+    error = f"episode exceeded episode_timeout_s={timeout_s}; {lost.message}" if timed_out else lost.message
+    return {"episode": lost.item.index, "seed": lost.item.seed, "instruction": "", "success": False, "steps": 0,
+            "status": STATUS_TIMEOUT if timed_out else STATUS_ERROR, "error": error, "wall_s": round(lost.elapsed_s, 3)}
