@@ -114,7 +114,9 @@ class WorkerPool(Generic[T, R]):
         self.close()
 
     def imap(self, items: Iterable[T], timeout_s: float | None, on_lost: Callable[[Lost[T]], R]) -> Iterator[R]:
-        """Yield one result per item, in order of completion."""
+        """Yield one result per item, in order of completion: ``run(item)``'s, or ``on_lost(Lost(...))``'s
+        for an item still running ``timeout_s`` after it was handed out (its worker is killed) or whose worker
+        died.  ``timeout_s=None``: no deadline.  An exception from ``init`` or ``run`` is re-raised here."""
         todo = list(items)[::-1]
         while todo or any(w.item is not None for w in self._workers):
             for w in self._workers:
@@ -194,16 +196,21 @@ class WorkerPool(Generic[T, R]):
 def _worker_main(conn: Connection, parent_pid: int, init: Callable[..., None], init_args: tuple,
                  run: Callable[[Any], Any]) -> None:
     _die_with_parent(parent_pid)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops the pool
+    for sig in (signal.SIGINT, signal.SIGTERM):  # sent to the whole group (Ctrl-C, Slurm): the parent stops the
+        signal.signal(sig, _ignore)              # pool, so no episode is recorded as an error for it
     try:
         init(*init_args)
         conn.send(("ready", None))
         while (item := conn.recv()) is not None:
             conn.send(("result", run(item)))
-    except (EOFError, KeyboardInterrupt):  # the parent has gone
+    except EOFError:  # the parent has gone
         return
     except BaseException as e:  # noqa: BLE001 - everything goes to the parent, which ends the run
         _send_error(conn, e)
+
+
+def _ignore(signum, frame) -> None:
+    """A handler, not SIG_IGN: programs this worker starts get the default back when they exec."""
 
 
 def _send_error(conn: Connection, e: BaseException) -> None:

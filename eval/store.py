@@ -9,10 +9,12 @@ import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from envs.errors import BenchError
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: worker processes, which never build tables, start faster
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,8 @@ def _jsonable(v):
 
 
 def episodes_frame(rows) -> pd.DataFrame:
+    import pandas as pd
+
     df = pd.DataFrame(list(rows))
     if df.empty:
         return pd.DataFrame(columns=ID_COLUMNS + RESULT_COLUMNS)
@@ -111,6 +115,8 @@ def episodes_frame(rows) -> pd.DataFrame:
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Per agent x task x camera x magnitude x calibration: n, successes, rate, Wilson 95%, errors."""
+    import pandas as pd
+
     out = []
     for key, g in df.groupby(GROUP_COLUMNS, dropna=False, sort=True):
         ok = g[g["status"] == "ok"]

@@ -89,3 +89,24 @@ def test_without_a_terminal_progress_is_plain_lines(tmp_path):
     assert "\r" not in output
     assert "oracle place nominal: 3/3 episodes, success 100%" in output and "episodes/min" in output
     assert "oracle place nominal: 1/3 episodes" in output  # the first line comes at once, later ones at intervals
+
+
+def test_sigterm_stops_a_whole_sweep_not_just_its_current_job(tmp_path):
+    stuck = episode_seed(0, 1)  # the same scene seed in both jobs: each would hang at its second episode
+    cmd = [sys.executable, "-m", "eval.run", "-m", *FAULTY, f"+agent.native_hang_on_seeds=[{stuck}]",
+           "task=pick,place", "episodes=3", "workers=1", "episode_timeout_s=600", f"out_dir={tmp_path}"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(p.read_text().strip() for p in tmp_path.glob("*/episodes.jsonl")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 2 and "stopped by SIGTERM" in output
+    assert [p.parent.name.split(",")[-1] for p in tmp_path.glob("*/episodes.jsonl")] == ["task=pick"]
+
+
+def test_worker_processes_do_not_import_pandas():
+    """Start-up time: a spawned worker re-imports ``eval.run`` (the CLI's main module) and ``eval.runner``."""
+    code = "import sys, eval.run, eval.runner; print('pandas' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
