@@ -5,13 +5,21 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, cast
 
 from omegaconf import DictConfig, OmegaConf
 
 from envs.cameras import resolve_magnitude
-from eval.episodes import (STATUS_ERROR, STATUS_TIMEOUT, EpisodeSpec, episode_seed, make_agent, make_env, plain,
-                           run_episode)
+from eval.episodes import (
+    STATUS_ERROR,
+    STATUS_TIMEOUT,
+    EpisodeSpec,
+    episode_seed,
+    make_agent,
+    make_env,
+    plain,
+    run_episode,
+)
 from eval.pool import TIMEOUT, Lost, WorkerPool, stop_on_signals
 from eval.progress import Progress
 from eval.store import EpisodeStore
@@ -36,7 +44,7 @@ def _init_worker(cfg_yaml: str, out_dir: str, subprocess: bool = False) -> None:
         handler = logging.FileHandler(Path(out_dir) / "run.log")
         handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
         logging.basicConfig(level=logging.WARNING, handlers=[handler, logging.StreamHandler()])
-    cfg = OmegaConf.create(cfg_yaml)
+    cfg = cast(DictConfig, OmegaConf.create(cfg_yaml))  # a mapping, as written by _execute
     env = make_env(cfg)
     agent = make_agent(cfg, env)
     if callable(getattr(agent, "prepare", None)):

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from harness_util import REPO, episodes, run_cli
 
 from eval.episodes import episode_seed
-from harness_util import REPO, episodes, run_cli
 
 FAULTY = ["agent=oracle", "agent._target_=agents.testing.FaultyOracle"]
 
