@@ -6,8 +6,8 @@ re-run resumes from), ``summary.csv`` (success rate with Wilson 95% interval),
 the resolved ``config.yaml``, ``run.log`` and, with ``video=true``, ``videos/``.
 Exit code: 0 when every episode ran, 1 when some errored or timed out (or a
 config value was rejected by Hydra), 2 when the run could not start or was
-stopped by a fatal agent error.  A sweep run by Hydra's basic launcher exits
-with its worst job's code and stops at a fatal agent error; with launchers
+stopped by a fatal agent error or by SIGTERM / SIGINT.  A sweep run by Hydra's
+basic launcher exits with its worst job's code and stops at either; with launchers
 that run jobs elsewhere (joblib, submitit, Ray) read each job's summary.csv.
 """
 
@@ -27,6 +27,7 @@ from agents.errors import FatalAgentError
 from envs.errors import BenchError, ConfigError
 from eval import schema
 from eval.files import write_atomic
+from eval.pool import Interrupted
 from eval.runner import run_locked, run_settings
 from eval.secrets import redact
 from eval.store import EpisodeStore, episodes_frame, summarize
@@ -89,9 +90,9 @@ def main(cfg: DictConfig) -> int:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         code = evaluate(cfg)
-    except FatalAgentError as e:
+    except (FatalAgentError, Interrupted) as e:
         log.error("%s", e)
-        sys.exit(2)  # every later job would fail the same way: stop the sweep too
+        sys.exit(2)  # every later job would fail the same way, or the user asked to stop: stop the sweep too
     except BenchError as e:
         log.error("%s", e)
         code = 2

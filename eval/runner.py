@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from omegaconf import DictConfig
-from tqdm import tqdm
 
-from envs.errors import BenchError
-from eval.episodes import (AgentSettings, EnvSettings, EpisodeSpec, agent_settings, env_settings, episode_spec,
-                           is_privileged, plain, run_episode)
+from envs.cameras import resolve_magnitude
+from eval.episodes import (
+    PRIVILEGED_AGENTS,
+    STATUS_ERROR,
+    STATUS_TIMEOUT,
+    AgentSettings,
+    EnvSettings,
+    EpisodeSpec,
+    agent_settings,
+    env_settings,
+    episode_spec,
+    is_privileged,
+    plain,
+    run_episode,
+)
+from eval.pool import TIMEOUT, Lost, WorkerPool, stop_on_signals
+from eval.progress import Progress
 from eval.store import EpisodeStore
 from eval.video import VideoRecorder
 
 log = logging.getLogger(__name__)
 
 _worker: dict = {}  # per-process env, agent, settings and row identity (built once by _init_worker)
+KILL_GRACE_S = 5.0  # past episode_timeout_s, the parent kills a worker the in-episode timer did not stop
 
 
 @dataclass(frozen=True)
@@ -49,9 +60,21 @@ def run_settings(cfg: DictConfig) -> RunSettings:
 def row_identity(settings: RunSettings, env, agent) -> dict:
     """The columns every row of this run shares, from what the env and the agent actually are."""
     built = env.unwrapped.describe()
+    return _identity(settings, built, is_privileged(agent), env.spec.max_episode_steps)
+
+
+def planned_identity(settings: RunSettings) -> dict:
+    """The same columns from the settings, for an episode whose worker was lost before it could report them."""
+    e = settings.env
+    built = {"task": e.task, "camera": e.camera.name, "magnitude": resolve_magnitude(e.camera.name, e.camera.magnitude),
+             "calibration": e.camera.calibration, "scene": e.scene.visual, "control_freq": e.scene.control_freq}
+    return _identity(settings, built, settings.agent.node.get("_target_") in PRIVILEGED_AGENTS, e.max_steps)
+
+
+def _identity(settings: RunSettings, built: dict, privileged: bool, max_steps: int) -> dict:
     return {"agent": settings.agent.name, "task": built["task"], "camera": built["camera"],
             "magnitude": built["magnitude"], "calibration": built["calibration"], "scene": built["scene"],
-            "privileged": is_privileged(agent), "base_seed": settings.base_seed, "max_steps": env.spec.max_episode_steps,
+            "privileged": privileged, "base_seed": settings.base_seed, "max_steps": max_steps,
             "control_freq": built["control_freq"], "settings_id": settings.settings_id}
 
 
@@ -98,16 +121,14 @@ def run_locked(settings: RunSettings, out_dir: Path, store: EpisodeStore) -> dic
     if todo and workers > 1:
         settings.agent.make()  # fail here, once, on a missing key or package, not in every worker
     env = settings.env
-    bar = tqdm(total=settings.episodes, initial=len(rows), desc=f"{settings.agent.name} {env.task} {env.camera.name}",
-               unit="ep", dynamic_ncols=True)
+    progress = Progress(settings.episodes, len(rows), f"{settings.agent.name} {env.task} {env.camera.name}")
     try:
         for row in _execute(settings, out_dir, todo, workers):
             rows[row["episode"]] = row
             store.append(row)
-            bar.update(1)
-            bar.set_postfix(success=f"{_rate(rows.values()):.0%}")
+            progress.update(_rate(rows.values()))
     finally:
-        bar.close()
+        progress.close()
         store.write_csv(rows)
     return rows
 
@@ -118,26 +139,32 @@ def _rate(rows) -> float:
 
 
 def _execute(settings: RunSettings, out_dir: Path, todo: list[EpisodeSpec], workers: int):
-    """Yield episode records as they finish (order of completion)."""
-    if workers <= 1:
-        _init_worker(settings, str(out_dir))
-        try:
-            for spec in todo:
-                yield _run_one(spec)
-        finally:
-            _worker["env"].close()
-        return
-    ctx = mp.get_context("spawn")  # no GL context or MuJoCo state crosses a fork
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                               initargs=(settings, str(out_dir), True))
-    futures = {pool.submit(_run_one, s) for s in todo}
-    try:
-        while futures:
-            finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-            for f in finished:
-                yield f.result()  # a FatalAgentError re-raises here and ends the run
-    except BrokenProcessPool as e:
-        raise BenchError(f"a worker process died ({e}); finished episodes are saved: run the same command "
-                         "again to resume") from e
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    """Yield episode records as they finish (order of completion).
+
+    With ``episode_timeout_s`` set, episodes run in worker processes even when
+    ``workers=1``: only a parent can stop an agent stuck in C code.  Without
+    it, one worker means the run stays in this process (fast, debuggable).
+    """
+    timeout = settings.timeout_s
+    with stop_on_signals(lambda name: f"stopped by {name}: finished episodes are saved in {out_dir}; "
+                                      "run the same command again to resume"):
+        if workers <= 1 and not timeout:
+            _init_worker(settings, str(out_dir))
+            try:
+                for spec in todo:
+                    yield _run_one(spec)
+            finally:
+                _worker["env"].close()
+            return
+        ident = planned_identity(settings)
+        with WorkerPool(_init_worker, (settings, str(out_dir), True), _run_one, workers) as pool:
+            yield from pool.imap(todo, timeout + KILL_GRACE_S if timeout else None,
+                                 lambda lost: {**ident, **_lost_row(lost, timeout)})
+
+
+def _lost_row(lost: Lost[EpisodeSpec], timeout_s: float | None) -> dict:
+    """The record of an episode whose worker was killed at the deadline or died."""
+    timed_out = lost.reason == TIMEOUT
+    error = f"episode exceeded episode_timeout_s={timeout_s}; {lost.message}" if timed_out else lost.message
+    return {"episode": lost.item.index, "seed": lost.item.seed, "instruction": "", "success": False, "steps": 0,
+            "status": STATUS_TIMEOUT if timed_out else STATUS_ERROR, "error": error, "wall_s": round(lost.elapsed_s, 3)}

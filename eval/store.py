@@ -10,12 +10,13 @@ import math
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from eval.files import FolderLock, write_atomic
 from eval.secrets import is_secret_name
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: worker processes, which never build tables, start faster
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,8 @@ def _jsonable(v):
 
 
 def episodes_frame(rows) -> pd.DataFrame:
+    import pandas as pd
+
     df = pd.DataFrame(list(rows))
     if df.empty:
         return pd.DataFrame(columns=ID_COLUMNS + RESULT_COLUMNS)
@@ -176,6 +179,8 @@ def episodes_frame(rows) -> pd.DataFrame:
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Per agent x task x camera x magnitude x calibration x scene x privileged: n, successes, rate,
     Wilson 95%, errors. A group column missing from older records (``privileged``) reads as unknown."""
+    import pandas as pd
+
     df = df.assign(**{c: None for c in GROUP_COLUMNS if c not in df})
     out = []
     for key, g in df.groupby(GROUP_COLUMNS, dropna=False, sort=True):
