@@ -81,6 +81,9 @@ def test_a_native_hang_becomes_a_timeout_row_and_the_run_goes_on(tmp_path, worke
     df = episodes(tmp_path)
     assert df["status"].tolist() == ["ok", "timeout", "ok"]
     assert df.loc[[0, 2], "success"].all() and "episode_timeout_s=5" in df.loc[1, "error"]
+    ident = ["agent", "task", "camera", "magnitude", "calibration", "scene", "privileged", "settings_id", "base_seed",
+             "max_steps", "control_freq"]
+    assert len(df[ident].drop_duplicates()) == 1  # the lost episode's row names the same run as its neighbours
 
 
 def test_without_a_terminal_progress_is_plain_lines(tmp_path):
