@@ -97,6 +97,11 @@ class WidowXTabletopEnv(gym.Env):
         self._last_eval: dict = {}
         self.action_space = self._make_action_space()
         self.observation_space = self._make_observation_space()
+        # Per-step caches (values the step loop would otherwise rebuild every control step).
+        self._action_lo = self.action_space.low.astype(np.float64)
+        self._action_hi = self.action_space.high.astype(np.float64)
+        self._obs_qadr = np.r_[self.robot.arm_qadr, self.robot.finger_qadr]
+        self._calibrations: dict[str, Calibration] = {}  # what calibration() says, by camera; emptied when one moves
 
     # --- spaces ------------------------------------------------------------
     def _make_action_space(self) -> spaces.Box:
@@ -133,6 +138,7 @@ class WidowXTabletopEnv(gym.Env):
     def set_camera_perturbation(self, perturbation: CameraPerturbation) -> None:
         """Move the perturbed cameras at once, without recompiling (e.g. per-episode viewpoint
         randomization when recording demonstrations); the resolution stays as it is."""
+        self._calibrations.clear()
         for name in self.perturbed_cameras:
             spec = perturbation.apply(self.nominal_specs[name])
             cam = self.model.camera(name).id
@@ -167,13 +173,13 @@ class WidowXTabletopEnv(gym.Env):
                               f"got {action.shape}")
         if not np.isfinite(action).all():
             raise SimulationError(f"action has non-finite values: {action.tolist()}")
-        action = np.clip(action, self.action_space.low, self.action_space.high)
+        action = np.minimum(np.maximum(action, self._action_lo), self._action_hi)  # np.clip, faster
         if self.control_mode == "ee_pose":
             q, _ = self.robot.ik(action[:3], euler_to_mat(*action[3:6]), self._q_cmd)
         else:
             q = action[:6]
         self.robot.command_joints(self.data, q, action[6])
-        self._q_cmd = self.data.ctrl[self.robot.arm_act].copy()
+        self._q_cmd = self.data.ctrl[self.robot.arm_act]  # fancy indexing: a copy
         mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
         self.handle.step_count += 1
         self._last_eval = self.task.evaluate(self.handle)
@@ -194,22 +200,22 @@ class WidowXTabletopEnv(gym.Env):
     def render_camera_image(self, name: str, segmentation: bool = False, depth: bool = False) -> np.ndarray:
         """RGB (H, W, 3) uint8; with ``segmentation`` MuJoCo's (H, W, 2) ids; with ``depth``
         (H, W) float32 metres along the camera's z axis."""
-        spec = self.specs[check_choice("camera", name, self.specs)]
+        spec = self.specs[name if name in self.specs else check_choice("camera", name, self.specs)]
         key = (spec.width, spec.height)
         if key not in self._renderers:
             self._renderers[key] = mujoco.Renderer(self.model, height=spec.height, width=spec.width)
         r = self._renderers[key]
         r.update_scene(self.data, camera=name)
         if not (segmentation or depth):
-            return r.render().copy()
+            return r.render()  # a new array on every call
         enable, disable = (r.enable_segmentation_rendering, r.disable_segmentation_rendering) if segmentation \
             else (r.enable_depth_rendering, r.disable_depth_rendering)
         enable()
         try:
-            out = r.render().copy()
+            out = r.render()
         finally:
             disable()
-        return out.astype(np.float32) if depth else out
+        return out.astype(np.float32, copy=False) if depth else out
 
     def ee_state(self) -> np.ndarray:
         pos, R = self.robot.ee_pose(self.data)
@@ -222,16 +228,24 @@ class WidowXTabletopEnv(gym.Env):
         return {
             **obs,
             "state": self.ee_state().astype(np.float32),
-            "joint_pos": self.data.qpos[np.r_[self.robot.arm_qadr, self.robot.finger_qadr]].astype(np.float32),
+            "joint_pos": self.data.qpos[self._obs_qadr].astype(np.float32),
             "instruction": self.task.instruction,
         }
 
     def _info(self) -> dict:
         return {
-            "calibration": {n: self.calibration(n) for n in self.obs_cameras},
+            "calibration": {n: self._calibration_copy(n) for n in self.obs_cameras},
             "object_poses": self.handle.object_poses(),
             "roles": dict(self.task.roles),
             "eval": dict(self._last_eval),
             "success": bool(self._last_eval.get("success", False)),
             "camera": self.perturbation.name,
         }
+
+    def _calibration_copy(self, name: str) -> Calibration:
+        """``calibration(name)``, computed once per camera placement (cameras move only through
+        set_camera_perturbation, which empties the cache); every call gets its own arrays."""
+        cal = self._calibrations.get(name)
+        if cal is None:
+            cal = self._calibrations[name] = self.calibration(name)
+        return Calibration(cal.name, cal.K.copy(), cal.T_world_cam.copy(), cal.width, cal.height)
