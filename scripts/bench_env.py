@@ -152,8 +152,8 @@ def report(args: argparse.Namespace, samples: dict[str, list[float]]) -> None:
         raw = samples[f"raw mujoco {tag}"]
         for mode in MODES:
             ours = samples[f"ours {mode} {tag}"]
-            ratios = [r / o for r, o in zip(raw, ours)]
-            extra = statistics.median(o - r for r, o in zip(raw, ours))
+            ratios = [r / o for r, o in zip(raw, ours, strict=True)]
+            extra = statistics.median(o - r for r, o in zip(raw, ours, strict=True))
             print(f"  {tag:<8} {mode:<10} {statistics.median(ratios):.3f} [{min(ratios):.3f}-{max(ratios):.3f}]"
                   f"  best {min(raw) / min(ours):.3f}  {1e3 * extra:+.3f}")
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from envs import ConfigError
-from envs.errors import GeometryError
 from envs.cameras import PERTURBATIONS, PRIMARY, THIRD_PERSON, CameraPerturbation, make_perturbation
+from envs.errors import GeometryError
 from envs.geometry import look_at
 
 

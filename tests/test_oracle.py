@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from agents.base import PrivilegedAgent
-from agents.oracle import OracleAgent, grasp_yaw
 from agents.errors import AgentError
+from agents.oracle import OracleAgent, grasp_yaw
 from envs.geometry import rot_z
 from envs.tasks import TASKS
 

@@ -149,7 +149,7 @@ def _assert_close(new, old, where: str) -> None:
         np.testing.assert_allclose(new, old, rtol=0, atol=1e-5, err_msg=where)
     elif isinstance(old, list):
         assert isinstance(new, list) and len(new) == len(old), where
-        for i, (a, b) in enumerate(zip(new, old)):
+        for i, (a, b) in enumerate(zip(new, old, strict=True)):
             _assert_close(a, b, f"{where}[{i}]")
     else:
         assert type(new) is type(old) and new == old, where
