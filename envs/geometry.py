@@ -82,15 +82,11 @@ def quat_error(q_target: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Axis-angle vector (world frame) that rotates unit quaternion ``q`` onto ``q_target``."""
     import mujoco
 
-    q_err = np.zeros(4)
-    mujoco.mju_mulQuat(q_err, q_target, _conj(q))
-    v = np.zeros(3)
+    q_conj, q_err, v = np.empty(4), np.empty(4), np.empty(3)
+    mujoco.mju_negQuat(q_conj, q)
+    mujoco.mju_mulQuat(q_err, q_target, q_conj)
     mujoco.mju_quat2Vel(v, q_err, 1.0)
     return v
-
-
-def _conj(q: np.ndarray) -> np.ndarray:
-    return np.array([q[0], -q[1], -q[2], -q[3]])
 
 
 def look_at(eye, target, up=(0.0, 0.0, 1.0)) -> np.ndarray:

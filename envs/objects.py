@@ -82,11 +82,11 @@ class SceneHandle:
 
     def object_poses(self) -> dict[str, dict[str, list[float]]]:
         """Ground-truth poses of the episode's objects (for logs and the oracle)."""
-        poses = {}
+        poses, xpos, xquat, mocap_pos = {}, self.data.xpos, self.data.xquat, self.data.mocap_pos
         for c in self.active_blocks:
-            poses[block_name(c)] = {"pos": self.block_pos(c).tolist(),
-                                    "quat": self.data.xquat[self._block_body[c]].tolist()}
+            body = self._block_body[c]
+            poses[block_name(c)] = {"pos": xpos[body].tolist(), "quat": xquat[body].tolist()}
         for c in self.active_mats:
-            poses[mat_name(c)] = {"pos": self.mat_pos(c).tolist(), "quat": [1.0, 0.0, 0.0, 0.0]}
+            poses[mat_name(c)] = {"pos": mocap_pos[self._mat_mocap[c]].tolist(), "quat": [1.0, 0.0, 0.0, 0.0]}
         return poses
 

@@ -60,6 +60,7 @@ class Robot:
         self.arm_act = np.array([model.actuator(j).id for j in ARM_JOINTS])
         self.gripper_act = model.actuator("gripper").id
         self._scratch = mujoco.MjData(model)
+        self._jacp, self._jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))  # IK scratch, fully rewritten
 
     # --- state -------------------------------------------------------------
     def set_home(self, data: mujoco.MjData) -> None:
@@ -97,15 +98,22 @@ class Robot:
         mujoco.mj_kinematics(self.model, d)
         return self.ee_pose(d)
 
+    def _fk_quat(self, q_arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`fk` with the orientation as a unit quaternion, read straight off the site."""
+        d, quat = self._scratch, np.empty(4)
+        d.qpos[self.arm_qadr] = q_arm
+        mujoco.mj_kinematics(self.model, d)
+        mujoco.mju_mat2Quat(quat, d.site_xmat[self.site_id])
+        return d.site_xpos[self.site_id].copy(), quat
+
     def ik(self, pos: np.ndarray, R: np.ndarray, q_init: np.ndarray) -> tuple[np.ndarray, float]:
         """Joint angles reaching pose (pos, R) from ``q_init``; returns (q, position error m)."""
         s, m, d = self.ik_settings, self.model, self._scratch
         q = self.clip_arm(np.asarray(q_init, float))
-        quat_target = mat_to_quat(R)
-        jacp, jacr = np.zeros((3, m.nv)), np.zeros((3, m.nv))
+        quat_target, jacp, jacr = mat_to_quat(R), self._jacp, self._jacr
         for _ in range(s.max_iters):
-            x, Rx = self.fk(q)
-            e_pos, e_rot = pos - x, quat_error(quat_target, mat_to_quat(Rx))
+            x, quat = self._fk_quat(q)
+            e_pos, e_rot = pos - x, quat_error(quat_target, quat)
             if norm(e_pos) < s.tol_pos_m and norm(e_rot) < s.tol_rot_rad:
                 break  # x is the pose of the q returned
             mujoco.mj_comPos(m, d)

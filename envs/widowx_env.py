@@ -102,6 +102,7 @@ class WidowXTabletopEnv(gym.Env):
         self._action_hi = self.action_space.high.astype(np.float64)
         self._obs_qadr = np.r_[self.robot.arm_qadr, self.robot.finger_qadr]
         self._calibrations: dict[str, Calibration] = {}  # what calibration() says, by camera; emptied when one moves
+        self._ik_memo: tuple = (None, None, None)  # (settings, action pose + warm start bytes, joint solution)
 
     # --- spaces ------------------------------------------------------------
     def _make_action_space(self) -> spaces.Box:
@@ -174,10 +175,7 @@ class WidowXTabletopEnv(gym.Env):
         if not np.isfinite(action).all():
             raise SimulationError(f"action has non-finite values: {action.tolist()}")
         action = np.minimum(np.maximum(action, self._action_lo), self._action_hi)  # np.clip, faster
-        if self.control_mode == "ee_pose":
-            q, _ = self.robot.ik(action[:3], euler_to_mat(*action[3:6]), self._q_cmd)
-        else:
-            q = action[:6]
+        q = self._ik(action) if self.control_mode == "ee_pose" else action[:6]
         self.robot.command_joints(self.data, q, action[6])
         self._q_cmd = self.data.ctrl[self.robot.arm_act]  # fancy indexing: a copy
         mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
@@ -185,6 +183,17 @@ class WidowXTabletopEnv(gym.Env):
         self._last_eval = self.task.evaluate(self.handle)
         success = bool(self._last_eval["success"])
         return self._observation(), float(success), success, False, self._info()
+
+    def _ik(self, action: np.ndarray) -> np.ndarray:
+        """Joint targets for the ``ee_pose`` action, warm-started from the last command.  IK is a pure
+        function of (pose, warm start, settings): a command held from one step to the next (the warm
+        start is then the last solution) reuses the last solution, bit for bit."""
+        settings, key = self.robot.ik_settings, action[:6].tobytes() + self._q_cmd.tobytes()
+        if self._ik_memo[0] is settings and self._ik_memo[1] == key:
+            return self._ik_memo[2]
+        q, _ = self.robot.ik(action[:3], euler_to_mat(*action[3:6]), self._q_cmd)
+        self._ik_memo = (settings, key, q)
+        return q
 
     def render(self):
         if self.render_mode == "rgb_array":
@@ -218,7 +227,7 @@ class WidowXTabletopEnv(gym.Env):
         return out.astype(np.float32, copy=False) if depth else out
 
     def ee_state(self) -> np.ndarray:
-        pos, R = self.robot.ee_pose(self.data)
+        pos, R = self.data.site_xpos[self.robot.site_id], self.data.site_xmat[self.robot.site_id].reshape(3, 3)
         return np.concatenate([pos, mat_to_euler(R), [0.0, self.robot.gripper_opening(self.data)]])
 
     def _observation(self) -> dict:

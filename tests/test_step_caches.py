@@ -55,3 +55,32 @@ def test_pad_contacts_match_a_scan_of_every_contact(make_env):
             assert u.handle.pad_contacts(color) == expected
             seen.add(expected)
     assert (True, True) in seen and (False, False) in seen  # both grasped and free states were checked
+
+
+def test_held_ee_command_reuses_the_exact_ik_solution(make_env):
+    """A held ``ee_pose`` command skips the IK solve, and its result is bit for bit the solve's;
+    a new pose, a new warm start or new IK settings solve again."""
+    import dataclasses
+
+    from envs.geometry import euler_to_mat
+
+    env = make_env(task="pick", obs_cameras=())
+    u = env.unwrapped
+    env.reset(seed=0)
+    hold = np.r_[u.ee_state()[:3] + [0.02, -0.01, 0.03], 0.0, np.pi / 2, 0.3, 1.0].astype(np.float32)
+    moving = [hold + np.float32(0.004 * k) * np.r_[1, 1, -1, 0, 0, 0, 0].astype(np.float32) for k in range(4)]
+
+    def solve(a):
+        a = a.astype(np.float64)
+        return u.robot.ik(a[:3], euler_to_mat(*a[3:6]), u._q_cmd)[0]
+
+    for a in [hold] * 4 + moving + [hold] * 2:
+        expected = solve(a)
+        np.testing.assert_array_equal(u._ik(a.astype(np.float64)), expected)
+        env.step(a)
+    far = (hold + np.r_[0.1, 0.1, -0.1, 0, 0, 0, 0]).astype(np.float32)
+    fine = u._ik(far.astype(np.float64))
+    u.robot.ik_settings = dataclasses.replace(u.robot.ik_settings, max_iters=1)  # a coarser solver
+    coarse = u._ik(far.astype(np.float64))  # same pose, same warm start: only the settings changed
+    np.testing.assert_array_equal(coarse, solve(far))
+    assert not np.array_equal(coarse, fine)
