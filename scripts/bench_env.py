@@ -23,7 +23,8 @@ is the fastest raw block over the fastest ours block, the least disturbed
 estimate on a shared machine (other processes only ever add time; use short
 blocks and many rounds for it).  ``--clock cpu`` times process CPU seconds
 instead of wall seconds.  This is a ratio-based benchmark, not an assertion,
-and it never fails on speed.
+and it never fails on speed.  ``scripts/count_env_step.py`` gives the same
+physics-only comparison in instructions (callgrind), which load does not move.
 
     MUJOCO_GL=egl .venv/bin/python scripts/bench_env.py --steps 200 --repeats 5
     MUJOCO_GL=egl .venv/bin/python scripts/bench_env.py --steps 50 --repeats 30   # busy machine: read "best"
