@@ -6,7 +6,15 @@ Euler angles follow BridgeData / Interbotix: ``R = Rz(yaw) @ Ry(pitch) @ Rx(roll
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+
+def norm(v: np.ndarray) -> float:
+    """``np.linalg.norm`` of a 1-D float vector (the same sqrt(v . v), bit for bit) without its
+    per-call overhead, for the per-step paths."""
+    return math.sqrt(v.dot(v))
 
 
 def rot_x(a: float) -> np.ndarray:
@@ -31,7 +39,7 @@ def euler_to_mat(roll: float, pitch: float, yaw: float) -> np.ndarray:
 def mat_to_euler(R: np.ndarray) -> np.ndarray:
     """Inverse of :func:`euler_to_mat`; at pitch = +-pi/2 roll is set to 0."""
     sy = -R[2, 0]
-    pitch = np.arcsin(np.clip(sy, -1.0, 1.0))
+    pitch = np.arcsin(min(max(sy, -1.0), 1.0))  # np.clip's value, without its per-call overhead
     if abs(sy) < 1.0 - 1e-9:
         roll = np.arctan2(R[2, 1], R[2, 2])
         yaw = np.arctan2(R[1, 0], R[0, 0])
@@ -67,17 +75,18 @@ def make_T(R: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 def rotation_error(R_target: np.ndarray, R: np.ndarray) -> np.ndarray:
     """Axis-angle vector (world frame) that rotates ``R`` onto ``R_target``."""
+    return quat_error(mat_to_quat(R_target), mat_to_quat(R))
+
+
+def quat_error(q_target: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Axis-angle vector (world frame) that rotates unit quaternion ``q`` onto ``q_target``."""
     import mujoco
 
-    q_err = np.zeros(4)
-    mujoco.mju_mulQuat(q_err, mat_to_quat(R_target), _conj(mat_to_quat(R)))
-    v = np.zeros(3)
+    q_conj, q_err, v = np.empty(4), np.empty(4), np.empty(3)
+    mujoco.mju_negQuat(q_conj, q)
+    mujoco.mju_mulQuat(q_err, q_target, q_conj)
     mujoco.mju_quat2Vel(v, q_err, 1.0)
     return v
-
-
-def _conj(q: np.ndarray) -> np.ndarray:
-    return np.array([q[0], -q[1], -q[2], -q[3]])
 
 
 def look_at(eye, target, up=(0.0, 0.0, 1.0)) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from envs.geometry import quat_to_mat
+from envs.geometry import norm, quat_to_mat
 from envs.robot import Robot
 from envs.scene import (BLOCK_HALF_SIZE_M, COLORS, SHELF_Z_M, TABLE_TOP_Z_M, block_name, mat_name,
                         parking_position)
@@ -63,7 +63,7 @@ class SceneHandle:
 
     def block_speed(self, color: str) -> float:
         v = self._block_dadr[color]
-        return float(np.linalg.norm(self.data.qvel[v:v + 3]))
+        return norm(self.data.qvel[v:v + 3])
 
     def mat_pos(self, color: str) -> np.ndarray:
         return self.data.mocap_pos[self._mat_mocap[color]].copy()
@@ -72,25 +72,21 @@ class SceneHandle:
         return self._block_geom[color]
 
     def resting_on_table(self, color: str, tol_m: float = 0.005) -> bool:
-        return abs(self.block_pos(color)[2] - (TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M)) < tol_m
+        return bool(abs(self.block_pos(color)[2] - (TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M)) < tol_m)
 
     def pad_contacts(self, color: str) -> tuple[bool, bool]:
         """Whether the (left, right) finger pad touches the block of ``color``."""
-        g, hits = self._block_geom[color], [False, False]
-        for con in self.data.contact[: self.data.ncon]:
-            pair = (con.geom1, con.geom2)
-            if g in pair:
-                for k, pad in enumerate(self._pad_geoms):
-                    hits[k] |= pad in pair
-        return hits[0], hits[1]
+        pairs = self.data.contact.geom  # (ncon, 2) geom ids of the active contacts
+        partners = set(pairs[:, ::-1][pairs == self._block_geom[color]].tolist())  # what touches the block
+        return self._pad_geoms[0] in partners, self._pad_geoms[1] in partners
 
     def object_poses(self) -> dict[str, dict[str, list[float]]]:
         """Ground-truth poses of the episode's objects (for logs and the oracle)."""
-        poses = {}
+        poses, xpos, xquat, mocap_pos = {}, self.data.xpos, self.data.xquat, self.data.mocap_pos
         for c in self.active_blocks:
-            poses[block_name(c)] = {"pos": self.block_pos(c).tolist(),
-                                    "quat": self.data.xquat[self._block_body[c]].tolist()}
+            body = self._block_body[c]
+            poses[block_name(c)] = {"pos": xpos[body].tolist(), "quat": xquat[body].tolist()}
         for c in self.active_mats:
-            poses[mat_name(c)] = {"pos": self.mat_pos(c).tolist(), "quat": [1.0, 0.0, 0.0, 0.0]}
+            poses[mat_name(c)] = {"pos": mocap_pos[self._mat_mocap[c]].tolist(), "quat": [1.0, 0.0, 0.0, 0.0]}
         return poses
 

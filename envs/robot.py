@@ -19,7 +19,7 @@ import mujoco
 import numpy as np
 
 from envs.errors import ConfigError
-from envs.geometry import rotation_error
+from envs.geometry import mat_to_quat, norm, quat_error
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,12 @@ class Robot:
         self.arm_dadr = np.array([model.joint(j).dofadr[0] for j in ARM_JOINTS])
         self.finger_qadr = np.array([model.joint(j).qposadr[0] for j in FINGER_JOINTS])
         self.arm_range = np.array([model.joint(j).range for j in ARM_JOINTS])
+        self._lo, self._hi = self.arm_range[:, 0].copy(), self.arm_range[:, 1].copy()  # contiguous, for clipping
         self.site_id = model.site(EE_SITE).id
         self.arm_act = np.array([model.actuator(j).id for j in ARM_JOINTS])
         self.gripper_act = model.actuator("gripper").id
         self._scratch = mujoco.MjData(model)
+        self._jacp, self._jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))  # IK scratch, fully rewritten
 
     # --- state -------------------------------------------------------------
     def set_home(self, data: mujoco.MjData) -> None:
@@ -74,7 +76,7 @@ class Robot:
     def gripper_opening(self, data: mujoco.MjData) -> float:
         """Measured finger opening in [0, 1] (0 closed, 1 fully open)."""
         q = data.qpos[self.finger_qadr[0]]
-        return float(np.clip((q - FINGER_CLOSED_M) / (FINGER_OPEN_M - FINGER_CLOSED_M), 0.0, 1.0))
+        return float(_clip01((q - FINGER_CLOSED_M) / (FINGER_OPEN_M - FINGER_CLOSED_M)))
 
     def ee_pose(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
         """Position (3,) and rotation (3, 3) of the end-effector site in the world."""
@@ -82,9 +84,13 @@ class Robot:
 
     # --- commands ----------------------------------------------------------
     def command_joints(self, data: mujoco.MjData, q_arm: np.ndarray, opening: float) -> None:
-        data.ctrl[self.arm_act] = np.clip(q_arm, self.arm_range[:, 0], self.arm_range[:, 1])
-        g = float(np.clip(opening, 0.0, 1.0))
+        data.ctrl[self.arm_act] = self.clip_arm(q_arm)
+        g = float(_clip01(opening))
         data.ctrl[self.gripper_act] = FINGER_CLOSED_M + g * (FINGER_OPEN_M - FINGER_CLOSED_M)
+
+    def clip_arm(self, q_arm: np.ndarray) -> np.ndarray:
+        """``q_arm`` inside the joint limits (as ``np.clip``, without its per-call overhead)."""
+        return np.minimum(np.maximum(q_arm, self._lo), self._hi)
 
     def fk(self, q_arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = self._scratch
@@ -92,25 +98,39 @@ class Robot:
         mujoco.mj_kinematics(self.model, d)
         return self.ee_pose(d)
 
+    def _fk_quat(self, q_arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`fk` with the orientation as a unit quaternion, read straight off the site."""
+        d, quat = self._scratch, np.empty(4)
+        d.qpos[self.arm_qadr] = q_arm
+        mujoco.mj_kinematics(self.model, d)
+        mujoco.mju_mat2Quat(quat, d.site_xmat[self.site_id])
+        return d.site_xpos[self.site_id].copy(), quat
+
     def ik(self, pos: np.ndarray, R: np.ndarray, q_init: np.ndarray) -> tuple[np.ndarray, float]:
         """Joint angles reaching pose (pos, R) from ``q_init``; returns (q, position error m)."""
         s, m, d = self.ik_settings, self.model, self._scratch
-        q = np.clip(np.asarray(q_init, float), self.arm_range[:, 0], self.arm_range[:, 1])
-        jacp, jacr = np.zeros((3, m.nv)), np.zeros((3, m.nv))
+        q = self.clip_arm(np.asarray(q_init, float))
+        quat_target, jacp, jacr = mat_to_quat(R), self._jacp, self._jacr
         for _ in range(s.max_iters):
-            x, Rx = self.fk(q)
-            e_pos, e_rot = pos - x, rotation_error(R, Rx)
-            if np.linalg.norm(e_pos) < s.tol_pos_m and np.linalg.norm(e_rot) < s.tol_rot_rad:
-                break
+            x, quat = self._fk_quat(q)
+            e_pos, e_rot = pos - x, quat_error(quat_target, quat)
+            if norm(e_pos) < s.tol_pos_m and norm(e_rot) < s.tol_rot_rad:
+                break  # x is the pose of the q returned
             mujoco.mj_comPos(m, d)
             mujoco.mj_jacSite(m, d, jacp, jacr, self.site_id)
             J = np.vstack([jacp[:, self.arm_dadr], s.rot_weight * jacr[:, self.arm_dadr]])
             err = np.concatenate([e_pos, s.rot_weight * e_rot])
             dq = J.T @ np.linalg.solve(J @ J.T + s.damping * np.eye(6), err)
             dq *= min(1.0, s.max_step_rad / (np.abs(dq).max() + 1e-12))
-            q = np.clip(q + dq, self.arm_range[:, 0], self.arm_range[:, 1])
-        x, _ = self.fk(q)
-        return q, float(np.linalg.norm(pos - x))
+            q = self.clip_arm(q + dq)
+        else:  # not converged: the last step moved q after its pose was computed
+            x, _ = self.fk(q)
+        return q, norm(pos - x)
+
+
+def _clip01(x: float) -> float:
+    """``np.clip(x, 0, 1)`` of a scalar (NaN stays NaN), without its per-call overhead."""
+    return min(max(x, 0.0), 1.0)
 
 
 def use_menagerie_meshes(spec: mujoco.MjSpec, menagerie_dir: Path) -> None:

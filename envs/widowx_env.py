@@ -101,6 +101,12 @@ class WidowXTabletopEnv(gym.Env):
         self._last_eval: dict = {}
         self.action_space = self._make_action_space()
         self.observation_space = self._make_observation_space()
+        # Per-step caches (values the step loop would otherwise rebuild every control step).
+        self._action_lo = self.action_space.low.astype(np.float64)
+        self._action_hi = self.action_space.high.astype(np.float64)
+        self._obs_qadr = np.r_[self.robot.arm_qadr, self.robot.finger_qadr]
+        self._calibrations: dict[str, Calibration] = {}  # what calibration() says, by camera; emptied when one moves
+        self._ik_memo: tuple = (None, None, None)  # (settings, action pose + warm start bytes, joint solution)
 
     # --- spaces ------------------------------------------------------------
     def _make_action_space(self) -> spaces.Box:
@@ -143,6 +149,7 @@ class WidowXTabletopEnv(gym.Env):
     def set_camera_perturbation(self, perturbation: CameraPerturbation) -> None:
         """Move the perturbed cameras at once, without recompiling (e.g. per-episode viewpoint
         randomization when recording demonstrations); the resolution stays as it is."""
+        self._calibrations.clear()
         for name in self.perturbed_cameras:
             spec = perturbation.apply(self.nominal_specs[name])
             cam = self.model.camera(name).id
@@ -177,18 +184,26 @@ class WidowXTabletopEnv(gym.Env):
                               f"got {action.shape}")
         if not np.isfinite(action).all():
             raise SimulationError(f"action has non-finite values: {action.tolist()}")
-        action = np.clip(action, self.action_space.low, self.action_space.high)
-        if self.control_mode == "ee_pose":
-            q, _ = self.robot.ik(action[:3], euler_to_mat(*action[3:6]), self._q_cmd)
-        else:
-            q = action[:6]
+        action = np.minimum(np.maximum(action, self._action_lo), self._action_hi)  # np.clip, faster
+        q = self._ik(action) if self.control_mode == "ee_pose" else action[:6]
         self.robot.command_joints(self.data, q, action[6])
-        self._q_cmd = self.data.ctrl[self.robot.arm_act].copy()
+        self._q_cmd = self.data.ctrl[self.robot.arm_act]  # fancy indexing: a copy
         mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
         self.handle.step_count += 1
         self._last_eval = self.task.evaluate(self.handle)
         success = bool(self._last_eval["success"])
         return self._observation(), float(success), success, False, self._info()
+
+    def _ik(self, action: np.ndarray) -> np.ndarray:
+        """Joint targets for the ``ee_pose`` action, warm-started from the last command.  IK is a pure
+        function of (pose, warm start, settings): a command held from one step to the next (the warm
+        start is then the last solution) reuses the last solution, bit for bit."""
+        settings, key = self.robot.ik_settings, action[:6].tobytes() + self._q_cmd.tobytes()
+        if self._ik_memo[0] is settings and self._ik_memo[1] == key:
+            return self._ik_memo[2]
+        q, _ = self.robot.ik(action[:3], euler_to_mat(*action[3:6]), self._q_cmd)
+        self._ik_memo = (settings, key, q)
+        return q
 
     def render(self):
         if self.render_mode == "rgb_array":
@@ -204,25 +219,25 @@ class WidowXTabletopEnv(gym.Env):
     def render_camera_image(self, name: str, segmentation: bool = False, depth: bool = False) -> np.ndarray:
         """RGB (H, W, 3) uint8; with ``segmentation`` MuJoCo's (H, W, 2) ids; with ``depth``
         (H, W) float32 metres along the camera's z axis."""
-        spec = self.specs[check_choice("camera", name, self.specs)]
+        spec = self.specs[name if name in self.specs else check_choice("camera", name, self.specs)]
         key = (spec.width, spec.height)
         if key not in self._renderers:
             self._renderers[key] = mujoco.Renderer(self.model, height=spec.height, width=spec.width)
         r = self._renderers[key]
         r.update_scene(self.data, camera=name)
         if not (segmentation or depth):
-            return r.render().copy()
+            return r.render()  # a new array on every call
         enable, disable = (r.enable_segmentation_rendering, r.disable_segmentation_rendering) if segmentation \
             else (r.enable_depth_rendering, r.disable_depth_rendering)
         enable()
         try:
-            out = r.render().copy()
+            out = r.render()
         finally:
             disable()
-        return out.astype(np.float32) if depth else out
+        return out.astype(np.float32, copy=False) if depth else out
 
     def ee_state(self) -> np.ndarray:
-        pos, R = self.robot.ee_pose(self.data)
+        pos, R = self.data.site_xpos[self.robot.site_id], self.data.site_xmat[self.robot.site_id].reshape(3, 3)
         return np.concatenate([pos, mat_to_euler(R), [0.0, self.robot.gripper_opening(self.data)]])
 
     def _observation(self) -> dict:
@@ -232,16 +247,24 @@ class WidowXTabletopEnv(gym.Env):
         return {
             **obs,
             "state": self.ee_state().astype(np.float32),
-            "joint_pos": self.data.qpos[np.r_[self.robot.arm_qadr, self.robot.finger_qadr]].astype(np.float32),
+            "joint_pos": self.data.qpos[self._obs_qadr].astype(np.float32),
             "instruction": self.task.instruction,
         }
 
     def _info(self) -> dict:
         return {
-            "calibration": {n: self.calibration(n) for n in self.obs_cameras},
+            "calibration": {n: self._calibration_copy(n) for n in self.obs_cameras},
             "object_poses": self.handle.object_poses(),
             "roles": dict(self.task.roles),
             "eval": dict(self._last_eval),
             "success": bool(self._last_eval.get("success", False)),
             "camera": self.perturbation.name,
         }
+
+    def _calibration_copy(self, name: str) -> Calibration:
+        """``calibration(name)``, computed once per camera placement (cameras move only through
+        set_camera_perturbation, which empties the cache); every call gets its own arrays."""
+        cal = self._calibrations.get(name)
+        if cal is None:
+            cal = self._calibrations[name] = self.calibration(name)
+        return Calibration(cal.name, cal.K.copy(), cal.T_world_cam.copy(), cal.width, cal.height)

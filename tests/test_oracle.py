@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from agents.base import Agent
-from agents.oracle import OracleAgent, grasp_yaw
+from agents.base import PrivilegedAgent
 from agents.errors import AgentError
+from agents.oracle import OracleAgent, grasp_yaw
 from envs.geometry import rot_z
 from envs.tasks import TASKS
 
@@ -21,10 +21,27 @@ def run_oracle(env, seed: int) -> tuple[bool, int]:
     return info["success"], steps
 
 
-def test_oracle_follows_the_agent_contract():
-    assert isinstance(OracleAgent(), Agent)
+def test_oracle_follows_the_agent_contract(make_env):
+    """A PrivilegedAgent that refuses to start unbound, then acts inside the action space for every task."""
+    assert isinstance(OracleAgent(), PrivilegedAgent) and OracleAgent.privileged
     with pytest.raises(AgentError, match="bind"):
         OracleAgent().reset("pick up the red block", {})
+    for task in sorted(TASKS):
+        env = make_env(task=task, obs_cameras=())
+        agent = OracleAgent()
+        assert agent.bind(env) is agent
+        obs, info = env.reset(seed=0)
+        agent.reset(obs["instruction"], info["calibration"])
+        space, done = env.action_space, False
+        while not done:
+            action = agent.act(obs)
+            assert isinstance(action, np.ndarray) and action.dtype == space.dtype and action.shape == space.shape
+            assert space.contains(action), (task, action)
+            obs, _, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+        counters = agent.counters()
+        assert isinstance(counters, dict) and agent.counters() == counters  # reading changes nothing
+        assert info["success"], task  # the actions checked were a whole successful episode
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))

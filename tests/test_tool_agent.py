@@ -1,9 +1,11 @@
 """The tool agent with the offline classic reasoner, closed-loop in the env."""
 
+import mujoco
 import numpy as np
 import pytest
 
 from agents.base import Agent
+from agents.oracle import OracleAgent
 from agents.tool import ToolAgent
 from agents.tool.classic import ClassicReasoner
 from agents.tool.types import Call
@@ -88,14 +90,53 @@ def test_harness_hands_the_env_only_to_privileged_agents(make_env):
         assert found is privileged, name
 
 
-def test_agent_reads_only_observations_and_calibration(make_env):
-    """The tool agent's actions are a function of what it is given: a run on observations alone reproduces itself."""
-    env = make_env(task="place")
-    a, b = ToolAgent(ClassicReasoner()), ToolAgent(ClassicReasoner())
+def _actions_on_the_same_observations(env, make_agent, move_cubes: bool, steps: int = 20) -> tuple[list, list]:
+    """Agent A runs ``steps`` steps from a reset and its observations are recorded.  Then the simulator
+    goes back to the reset state, every cube is moved (if ``move_cubes``) without rendering anything,
+    and a fresh agent B is fed A's recorded observations: the images still show the cubes where they
+    were, only the ground truth changed.  Returns (A's actions, B's actions)."""
+    u = env.unwrapped
     obs, info = env.reset(seed=3)
+    reset_state = np.empty(mujoco.mj_stateSize(u.model, mujoco.mjtState.mjSTATE_INTEGRATION))
+    mujoco.mj_getState(u.model, u.data, reset_state, mujoco.mjtState.mjSTATE_INTEGRATION)
+    a, recorded, actions_a = make_agent(env), [], []
     a.reset(obs["instruction"], info["calibration"])
-    b.reset(obs["instruction"], info["calibration"])
-    for _ in range(20):
-        act = a.act(obs)
-        np.testing.assert_array_equal(act, b.act(obs))
-        obs, *_ = env.step(act)
+    for _ in range(steps):
+        recorded.append(obs)
+        actions_a.append(a.act(obs))
+        obs, *_ = env.step(actions_a[-1])
+    mujoco.mj_setState(u.model, u.data, reset_state, mujoco.mjtState.mjSTATE_INTEGRATION)
+    if move_cubes:
+        for color in u.handle.active_blocks:
+            u.handle.set_block_pose(color, u.handle.block_pos(color) + [0.04, -0.03, 0.0], 0.5)
+    mujoco.mj_forward(u.model, u.data)
+    b = make_agent(env)
+    b.reset(recorded[0]["instruction"], info["calibration"])
+    return actions_a, [b.act(o) for o in recorded]
+
+
+def _tool_agent(env):
+    return ToolAgent(ClassicReasoner())
+
+
+def _cheater(env):
+    """A deliberately cheating agent: it plans from the simulator's ground truth (the oracle)."""
+    return OracleAgent(env)
+
+
+def test_agent_reads_only_observations_and_calibration(make_env):
+    """Moving the cubes in the simulator without re-rendering leaves the tool agent's actions unchanged:
+    they depend on the observations and the calibration only."""
+    a, b = _actions_on_the_same_observations(make_env(task="place"), _tool_agent, move_cubes=True)
+    assert np.ptp(np.array(a)[:, :3], axis=0).max() > 0.05  # it perceived, planned and moved
+    np.testing.assert_array_equal(np.array(a), np.array(b))
+
+
+def test_a_cheating_agent_fails_the_same_check(make_env):
+    """The check above has teeth: an agent that reads ground truth reproduces itself when nothing
+    moved, and changes its actions once the cubes moved behind the unchanged images."""
+    env = make_env(task="place", obs_cameras=("primary",))
+    a, b = _actions_on_the_same_observations(env, _cheater, move_cubes=False)
+    np.testing.assert_array_equal(np.array(a), np.array(b))
+    a, b = _actions_on_the_same_observations(env, _cheater, move_cubes=True)
+    assert not np.array_equal(np.array(a), np.array(b))

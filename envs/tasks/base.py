@@ -114,13 +114,10 @@ class Task(abc.ABC):
 
     # --- shared sub-conditions --------------------------------------------
     @staticmethod
-    def is_grasped(scene: SceneHandle, color: str) -> bool:
+    def grip(scene: SceneHandle, color: str) -> tuple[bool, bool]:
+        """(is_grasped, released) from one contact scan: both finger pads touch the cube / neither does."""
         left, right = scene.pad_contacts(color)
-        return left and right
-
-    @staticmethod
-    def released(scene: SceneHandle, color: str) -> bool:
-        return not any(scene.pad_contacts(color))
+        return left and right, not (left or right)
 
     @staticmethod
     def static(scene: SceneHandle, color: str) -> bool:

@@ -31,4 +31,4 @@ class PickTask(Task):
     def conditions(self, scene: SceneHandle) -> dict[str, bool]:
         block = self.roles["block"]
         height = scene.block_pos(block)[2] - (TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M)
-        return {"is_grasped": self.is_grasped(scene, block), "lifted": bool(height >= LIFT_HEIGHT_M)}
+        return {"is_grasped": self.grip(scene, block)[0], "lifted": bool(height >= LIFT_HEIGHT_M)}

@@ -11,9 +11,8 @@ radius), it rests on the table, no finger pad touches it and it is still, for
 
 from __future__ import annotations
 
-import numpy as np
-
 from envs.errors import ConfigError
+from envs.geometry import norm
 from envs.objects import SceneHandle
 from envs.scene import MAT_RADIUS_M
 from envs.tasks.base import Task
@@ -34,11 +33,12 @@ class PlaceTask(Task):
     def conditions(self, scene: SceneHandle) -> dict[str, bool]:
         block, target = self.roles["block"], self.roles["target"]
         offset = scene.block_pos(block)[:2] - scene.mat_pos(target)[:2]
+        grasped, released = self.grip(scene, block)
         return {
-            "is_grasped": self.is_grasped(scene, block),
-            "on_target": bool(np.linalg.norm(offset) < MAT_RADIUS_M),
+            "is_grasped": grasped,
+            "on_target": norm(offset) < MAT_RADIUS_M,
             "on_table": scene.resting_on_table(block),
-            "released": self.released(scene, block),
+            "released": released,
             "static": self.static(scene, block),
         }
 

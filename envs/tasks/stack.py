@@ -12,8 +12,7 @@ on the table, no finger pad touches the top cube and it is still, for
 
 from __future__ import annotations
 
-import numpy as np
-
+from envs.geometry import norm
 from envs.objects import SceneHandle
 from envs.scene import BLOCK_HALF_SIZE_M
 from envs.tasks.base import Task
@@ -35,11 +34,11 @@ class StackTask(Task):
     def conditions(self, scene: SceneHandle) -> dict[str, bool]:
         block, base = self.roles["block"], self.roles["base"]
         d = scene.block_pos(block) - scene.block_pos(base)
+        grasped, released = self.grip(scene, block)
         return {
-            "is_grasped": self.is_grasped(scene, block),
-            "on_top": bool(np.linalg.norm(d[:2]) < BLOCK_HALF_SIZE_M
-                           and abs(d[2] - 2 * BLOCK_HALF_SIZE_M) < STACK_Z_TOL_M),
+            "is_grasped": grasped,
+            "on_top": bool(norm(d[:2]) < BLOCK_HALF_SIZE_M and abs(d[2] - 2 * BLOCK_HALF_SIZE_M) < STACK_Z_TOL_M),
             "base_on_table": scene.resting_on_table(base),
-            "released": self.released(scene, block),
+            "released": released,
             "static": self.static(scene, block),
         }
