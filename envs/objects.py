@@ -11,8 +11,7 @@ import numpy as np
 
 from envs.geometry import norm, quat_to_mat
 from envs.robot import Robot
-from envs.scene import (BLOCK_HALF_SIZE_M, COLORS, SHELF_Z_M, TABLE_TOP_Z_M, block_name, mat_name,
-                        parking_position)
+from envs.scene import BLOCK_HALF_SIZE_M, COLORS, SHELF_Z_M, TABLE_TOP_Z_M, block_name, mat_name, parking_position
 
 PAD_GEOMS = ("left_pad", "right_pad")
 

@@ -29,8 +29,17 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from envs.cameras import (CALIBRATION_MODES, DEFAULT_CAMERAS, Calibration, CameraConfig, CameraPerturbation,
-                          CameraSpec, make_perturbation, mujoco_quat, resolve_magnitude)
+from envs.cameras import (
+    CALIBRATION_MODES,
+    DEFAULT_CAMERAS,
+    Calibration,
+    CameraConfig,
+    CameraPerturbation,
+    CameraSpec,
+    make_perturbation,
+    mujoco_quat,
+    resolve_magnitude,
+)
 from envs.errors import ConfigError, SimulationError, check_choice
 from envs.geometry import euler_to_mat, mat_to_euler
 from envs.objects import SceneHandle
@@ -124,8 +133,8 @@ class WidowXTabletopEnv(gym.Env):
         })
         obs = {"images": images} if self.obs_cameras else {}  # obs_cameras=(): no rendering at all
         if self.depth_cameras:
-            obs["depth"] = spaces.Dict({n: spaces.Box(0, np.inf, (self.specs[n].height, self.specs[n].width), np.float32)
-                                        for n in self.depth_cameras})
+            obs["depth"] = spaces.Dict({n: spaces.Box(0, np.inf, (self.specs[n].height, self.specs[n].width),
+                                                      np.float32) for n in self.depth_cameras})
         return spaces.Dict({
             **obs,
             "state": spaces.Box(-np.inf, np.inf, (8,), np.float32),

@@ -9,10 +9,10 @@ import time
 import imageio.v3 as iio
 import pandas as pd
 import pytest
+from harness_util import REPO, episodes, run_cli, without_timing
 from omegaconf import OmegaConf
 
 from eval.episodes import episode_seed
-from harness_util import REPO, episodes, run_cli, without_timing
 
 FAULTY = "agent._target_=agents.testing.FaultyOracle"
 ORACLE = "agent=oracle"
@@ -148,7 +148,8 @@ def test_stale_calibration_is_recorded(tmp_path):
 
 def test_multirun_then_report(tmp_path):
     run_cli("-m", ORACLE, "camera=nominal,shifted", "episodes=2", "workers=1", f"out_dir={tmp_path}", check=0)
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["agent=oracle,camera=nominal", "agent=oracle,camera=shifted"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["agent=oracle,camera=nominal",
+                                                                       "agent=oracle,camera=shifted"]
     proc = run_cli(tmp_path, module="eval.report", check=0)
     table = pd.read_csv(tmp_path / "comparison.csv")
     assert table[["camera", "oracle:success_rate", "oracle:n"]].values.tolist() == [
@@ -165,14 +166,14 @@ def test_report_on_empty_folder_says_what_to_do(tmp_path):
 
 
 def test_joblib_launcher_sweep(tmp_path):
-    run_cli("-m", ORACLE, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "task=pick,stack", "episodes=1", "workers=1",
-            f"out_dir={tmp_path}", check=0)
+    run_cli("-m", ORACLE, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "task=pick,stack", "episodes=1",
+            "workers=1", f"out_dir={tmp_path}", check=0)
     assert len(list(tmp_path.glob("*/episodes.csv"))) == 2
 
 
 def test_submitit_slurm_launcher_config_resolves():
-    proc = run_cli(ORACLE, "hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=120",
-                   "--cfg", "hydra", check=0)
+    proc = run_cli(ORACLE, "hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu",
+                   "hydra.launcher.timeout_min=120", "--cfg", "hydra", check=0)
     cfg = OmegaConf.create(proc.stdout).hydra.launcher
     assert cfg._target_.endswith("SlurmLauncher") and cfg.partition == "gpu" and cfg.timeout_min == 120
 

@@ -67,11 +67,11 @@ def test_bad_calls_are_answered_with_an_error_status(make_env):
 
 def test_harness_hands_the_env_only_to_privileged_agents(make_env):
     import gymnasium as gym
+    from harness_util import REPO
     from hydra import compose, initialize_config_dir
 
     from eval import schema
     from eval.episodes import make_agent
-    from harness_util import REPO
 
     schema.register()
     env = make_env(task="place")
