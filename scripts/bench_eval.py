@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Harness throughput: oracle episodes per minute with 1 and 2 workers, in one process and one run.
 
-Each configuration runs the same seeded episodes through ``eval.runner.run_all``
+Each configuration runs the same seeded episodes through ``eval.runner.run_locked``
 (the code ``python -m eval.run`` uses) into a temporary folder; wall time
 includes worker start-up (spawned processes import MuJoCo and build the env).
 Prints episodes/minute and the 2-worker / 1-worker ratio for each repeat, then
@@ -25,10 +25,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from hydra import compose, initialize_config_dir  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 
 from eval import schema  # noqa: E402
-from eval.runner import pending_specs, run_all  # noqa: E402
+from eval.runner import pending_specs, run_locked, run_settings  # noqa: E402
+from eval.store import EpisodeStore  # noqa: E402
 
 
 def config(episodes: int, workers: int, render: bool, task: str) -> DictConfig:
@@ -44,7 +45,9 @@ def config(episodes: int, workers: int, render: bool, task: str) -> DictConfig:
 def measure(cfg: DictConfig) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        rows = run_all(cfg, Path(tmp))
+        store = EpisodeStore(Path(tmp))
+        with store.lock():
+            rows = run_locked(run_settings(cfg), Path(tmp), store)
         wall = time.perf_counter() - start
     rate = sum(bool(r["success"]) for r in rows.values()) / len(rows)
     return cfg.episodes / wall * 60, rate
@@ -55,10 +58,11 @@ def startup(cfg: DictConfig) -> float:
     from eval.pool import WorkerPool
     from eval.runner import _init_worker, _run_one
 
+    settings = run_settings(cfg)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        with WorkerPool(_init_worker, (OmegaConf.to_yaml(cfg, resolve=True), tmp, True), _run_one, 1) as pool:
-            row = next(pool.imap(pending_specs(cfg, [])[:1], None, on_lost=lambda lost: {"wall_s": 0.0}))
+        with WorkerPool(_init_worker, (settings, tmp, True), _run_one, 1) as pool:
+            row = next(pool.imap(pending_specs(settings, [])[:1], None, on_lost=lambda lost: {"wall_s": 0.0}))
         return time.perf_counter() - start - row["wall_s"]
 
 
