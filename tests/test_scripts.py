@@ -1,0 +1,22 @@
+"""The benchmark scripts run against the current API (their figures are read by people, not asserted)."""
+
+import subprocess
+import sys
+
+from harness_util import REPO
+
+
+def _run(*args) -> str:
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_bench_eval_prints_a_scaling_ratio():
+    out = _run("scripts/bench_eval.py", "--episodes", "2", "--startup")
+    assert "scaling 2 workers / 1 worker:" in out and "worker start-up:" in out and "(success 100%)" in out
+
+
+def test_bench_env_prints_ratios_for_every_mode():
+    out = _run("scripts/bench_env.py", "--steps", "3", "--warmup", "1", "--repeats", "1")
+    assert out.count("x") > 0 and "joint_pos" in out and "ee_pose" in out
