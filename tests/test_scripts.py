@@ -19,4 +19,6 @@ def test_bench_eval_prints_a_scaling_ratio():
 
 def test_bench_env_prints_ratios_for_every_mode():
     out = _run("scripts/bench_env.py", "--steps", "3", "--warmup", "1", "--repeats", "1")
-    assert out.count("x") > 0 and "joint_pos" in out and "ee_pose" in out
+    assert "speed ratio raw/ours" in out
+    for mode in ("render   joint_pos", "render   ee_pose", "physics  joint_pos", "physics  ee_pose"):
+        assert mode in out, out
