@@ -22,7 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import envs
-from agents.base import Agent, PrivilegedAgent
+from agents.base import Agent
 from agents.errors import FatalAgentError
 from envs.cameras import CameraConfig
 from envs.errors import BenchError, ConfigError
@@ -116,19 +116,22 @@ class AgentSettings:
         return agent
 
 
+def _class_path(agent: Any) -> str:
+    return f"{type(agent).__module__}.{type(agent).__qualname__}"
+
+
 def is_privileged(agent: Agent) -> bool:
-    return f"{type(agent).__module__}.{type(agent).__qualname__}" in PRIVILEGED_AGENTS
+    return _class_path(agent) in PRIVILEGED_AGENTS
 
 
 def check_agent(agent: Any, name: str) -> None:
     if not isinstance(agent, Agent):
         raise ConfigError(f"agent {name!r} ({type(agent).__qualname__}) does not subclass agents.base.Agent; "
                           "derive it from Agent so the harness can call every hook")
-    asks = agent.privileged or isinstance(agent, PrivilegedAgent)
-    if asks and not is_privileged(agent):
-        cls = f"{type(agent).__module__}.{type(agent).__qualname__}"
-        raise ConfigError(f"agent {name!r} ({cls}) asks for ground truth but is not on the harness's allow-list "
-                          f"({', '.join(sorted(PRIVILEGED_AGENTS))}); agents see observations and calibration only")
+    if agent.privileged and not is_privileged(agent):  # PrivilegedAgent sets the flag
+        raise ConfigError(f"agent {name!r} ({_class_path(agent)}) asks for ground truth but is not on the "
+                          f"harness's allow-list ({', '.join(sorted(PRIVILEGED_AGENTS))}); agents see "
+                          "observations and calibration only")
 
 
 def env_settings(cfg: DictConfig) -> EnvSettings:

@@ -115,15 +115,12 @@ def preflight(argv: list[str]) -> None:
 def check_out_dir(path: Path) -> None:
     """Refuse an out_dir that cannot hold a run (a file, under a file, not writable) with one line."""
     path = path.expanduser()
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"out_dir={path} is a file; choose a folder (it is created if missing)")
-    parent = next((p for p in path.parents if p.exists()), Path("."))
-    if path.exists():
-        parent = path
-    if not parent.is_dir():
-        raise ConfigError(f"out_dir={path} lies under the file {parent}; choose a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"out_dir={path}: {parent} is not writable; choose a folder you can write to")
+    existing = next(p for p in (path, *path.parents) if p.exists())  # "." or "/" at the latest
+    if not existing.is_dir():
+        where = "is a file" if existing == path else f"lies under the file {existing}"
+        raise ConfigError(f"out_dir={path} {where}; choose a folder (it is created if missing)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"out_dir={path}: {existing} is not writable; choose a folder you can write to")
 
 
 def cli() -> None:

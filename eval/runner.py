@@ -10,9 +10,7 @@ from typing import Iterable
 
 from omegaconf import DictConfig
 
-from envs.cameras import resolve_magnitude
 from eval.episodes import (
-    PRIVILEGED_AGENTS,
     STATUS_ERROR,
     STATUS_TIMEOUT,
     AgentSettings,
@@ -64,11 +62,12 @@ def row_identity(settings: RunSettings, env, agent) -> dict:
 
 
 def planned_identity(settings: RunSettings) -> dict:
-    """The same columns from the settings, for an episode whose worker was lost before it could report them."""
-    e = settings.env
-    built = {"task": e.task, "camera": e.camera.name, "magnitude": resolve_magnitude(e.camera.name, e.camera.magnitude),
-             "calibration": e.camera.calibration, "scene": e.scene.visual, "control_freq": e.scene.control_freq}
-    return _identity(settings, built, settings.agent.node.get("_target_") in PRIVILEGED_AGENTS, e.max_steps)
+    """The same columns from the settings, for an episode whose worker was lost before it could report them
+    (the agent is built here only to ask the allow-list; construction is cheap by contract)."""
+    e, camera = settings.env, settings.env.camera.resolved()
+    built = {"task": e.task, "camera": camera.name, "magnitude": camera.magnitude, "calibration": camera.calibration,
+             "scene": e.scene.visual, "control_freq": e.scene.control_freq}
+    return _identity(settings, built, is_privileged(settings.agent.make()), e.max_steps)
 
 
 def _identity(settings: RunSettings, built: dict, privileged: bool, max_steps: int) -> dict:
