@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import mujoco
 
@@ -77,8 +77,10 @@ class SceneConfig:
                               f"got {self.control_freq}")
 
 
-def build_model(config: SceneConfig, cameras: Sequence[CameraSpec]) -> mujoco.MjModel:
-    """Compile the robot, table, objects, lights and ``cameras`` into one model."""
+def build_model(config: SceneConfig, cameras: Sequence[CameraSpec],
+                extend: Callable[[mujoco.MjSpec], None] | None = None) -> mujoco.MjModel:
+    """Compile the robot, table, objects, lights and ``cameras`` into one model; ``extend`` adds to the spec
+    before it compiles (the perturbation factors' textures and objects)."""
     spec = mujoco.MjSpec.from_file(str(ROBOT_XML))
     preset = VISUAL_PRESETS[config.visual]
     _add_visual_settings(spec, preset, cameras)
@@ -93,6 +95,8 @@ def build_model(config: SceneConfig, cameras: Sequence[CameraSpec]) -> mujoco.Mj
         from envs.robot import use_menagerie_meshes
 
         use_menagerie_meshes(spec, Path(config.menagerie_dir))
+    if extend is not None:
+        extend(spec)
     return spec.compile()
 
 

@@ -41,6 +41,7 @@ from envs.cameras import (
     resolve_magnitude,
 )
 from envs.errors import ConfigError, SimulationError, check_choice
+from envs.factors import FactorEffects, FactorsConfig, make_factors
 from envs.geometry import euler_to_mat, mat_to_euler
 from envs.objects import SceneHandle
 from envs.robot import Robot
@@ -71,6 +72,7 @@ class WidowXTabletopEnv(gym.Env):
         cameras: Sequence[CameraSpec] = DEFAULT_CAMERAS,
         scene: SceneConfig | dict | None = None,
         task_config: TaskConfig | dict | None = None,
+        factors: FactorsConfig | dict | None = None,
         render_mode: str | None = None,
         render_camera: str = "third_person",
     ):
@@ -98,8 +100,10 @@ class WidowXTabletopEnv(gym.Env):
         self.control_freq, self.n_substeps = control_freq, PHYSICS_HZ // control_freq
         self.metadata = {**self.metadata, "render_fps": control_freq}
 
-        self.task = make_task(task, task_config)
-        self.model = build_model(scene, list(self.specs.values()))
+        self.factors_config = make_factors(factors)
+        self.factors = FactorEffects(self.factors_config)
+        self.task = make_task(task, task_config, language=self.factors_config.language)
+        self.model = build_model(scene, list(self.specs.values()), extend=self.factors.build)
         if abs(self.model.opt.timestep * PHYSICS_HZ - 1.0) > 1e-9:
             raise ConfigError(f"model timestep {self.model.opt.timestep} s does not match {PHYSICS_HZ} Hz")
         self.data = mujoco.MjData(self.model)
@@ -116,6 +120,7 @@ class WidowXTabletopEnv(gym.Env):
         self._obs_qadr = np.r_[self.robot.arm_qadr, self.robot.finger_qadr]
         self._calibrations: dict[str, Calibration] = {}  # what calibration() says, by camera; emptied when one moves
         self._ik_memo: tuple = (None, None, None)  # (settings, action pose + warm start bytes, joint solution)
+        self.factors.bind(self)
 
     # --- spaces ------------------------------------------------------------
     def _make_action_space(self) -> spaces.Box:
@@ -147,13 +152,13 @@ class WidowXTabletopEnv(gym.Env):
         """What agents are told about camera ``name`` (the ``calibration`` setting)."""
         check_choice("camera", name, self.specs)
         spec = self.specs[name] if self.calibration_mode == "true" else self.nominal_specs[name]
-        return spec.calibration()
+        return self.factors.calibration(name, spec.calibration())
 
     def describe(self) -> dict:
         """What this env was built as (an episode row's identity columns come from here, not from the config)."""
         return {"task": self.task.name, "camera": self.perturbation.name, "magnitude": self.camera_magnitude,
                 "calibration": self.calibration_mode, "scene": self.scene_config.visual,
-                "control_freq": self.control_freq}
+                "control_freq": self.control_freq, "factors": self.factors_config.label()}
 
     def set_camera_perturbation(self, perturbation: CameraPerturbation) -> None:
         """Move the perturbed cameras at once, without recompiling (e.g. per-episode viewpoint
@@ -179,6 +184,9 @@ class WidowXTabletopEnv(gym.Env):
         mujoco.mj_resetData(self.model, self.data)
         self.robot.set_home(self.data)
         self.task.initialize_episode(self.handle, self.np_random)
+        # the factors' draws come after the task's, from a stream of the same seed: the layout never depends on them
+        self.factors.reset(self, int(self.np_random.integers(2**63)))
+        self._calibrations.clear()  # a reported calibration may be drawn per episode (factors.calibration_error_*)
         mujoco.mj_forward(self.model, self.data)
         mujoco.mj_step(self.model, self.data, nstep=round(SETTLE_AFTER_RESET_S * PHYSICS_HZ))
         self.handle.step_count = 0
@@ -198,6 +206,7 @@ class WidowXTabletopEnv(gym.Env):
         self.robot.command_joints(self.data, q, action[6])
         self._q_cmd = self.data.ctrl[self.robot.arm_act]  # fancy indexing: a copy
         mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
+        self.factors.after_step(self)
         self.handle.step_count += 1
         self._last_eval = self.task.evaluate(self.handle)
         success = bool(self._last_eval["success"])
@@ -218,6 +227,12 @@ class WidowXTabletopEnv(gym.Env):
         if self.render_mode == "rgb_array":
             return self.render_camera_image(self.render_camera)
         return None
+
+    def upload_texture(self, texid: int) -> None:
+        """Send texture ``texid`` of the model to every renderer already made (new ones read the model)."""
+        for r in self._renderers.values():
+            r._gl_context.make_current()
+            mujoco.mjr_uploadTexture(self.model, r._mjr_context, texid)
 
     def close(self):
         for r in self._renderers.values():
@@ -250,7 +265,8 @@ class WidowXTabletopEnv(gym.Env):
         return np.concatenate([pos, mat_to_euler(R), [0.0, self.robot.gripper_opening(self.data)]])
 
     def _observation(self) -> dict:
-        obs = {"images": {n: self.render_camera_image(n) for n in self.obs_cameras}} if self.obs_cameras else {}
+        obs = {"images": {n: self.factors.image(n, self.render_camera_image(n)) for n in self.obs_cameras}} \
+            if self.obs_cameras else {}
         if self.depth_cameras:
             obs["depth"] = {n: self.render_camera_image(n, depth=True) for n in self.depth_cameras}
         return {

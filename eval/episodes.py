@@ -26,6 +26,7 @@ from agents.base import Agent
 from agents.errors import FatalAgentError
 from envs.cameras import CameraConfig
 from envs.errors import BenchError, ConfigError
+from envs.factors import FactorsConfig
 from envs.scene import SceneConfig
 from envs.tasks import TaskConfig
 
@@ -83,13 +84,14 @@ class EnvSettings:
     camera: CameraConfig
     scene: SceneConfig
     max_steps: int
+    factors: FactorsConfig = FactorsConfig()
     obs_cameras: tuple[str, ...] = ("primary",)
     depth_cameras: tuple[str, ...] = ()
 
     def make(self) -> gym.Env:
         return gym.make(envs.ENV_ID, task=self.task, task_config=self.task_config, camera=self.camera.name,
                         camera_magnitude=self.camera.magnitude, calibration=self.camera.calibration,
-                        scene=self.scene, obs_cameras=self.obs_cameras, depth_cameras=self.depth_cameras,
+                        scene=self.scene, factors=self.factors, obs_cameras=self.obs_cameras, depth_cameras=self.depth_cameras,
                         max_episode_steps=self.max_steps)
 
 
@@ -137,8 +139,8 @@ def check_agent(agent: Any, name: str) -> None:
 def env_settings(cfg: DictConfig) -> EnvSettings:
     from eval.schema import env_configs
 
-    task, task_config, camera, scene = env_configs(cfg)
-    return EnvSettings(task, task_config, camera, scene, int(cfg.max_steps),
+    task, task_config, camera, scene, factors = env_configs(cfg)
+    return EnvSettings(task, task_config, camera, scene, int(cfg.max_steps), factors,
                        tuple(cfg.agent.get("obs_cameras", ["primary"])), tuple(cfg.agent.get("depth_cameras", [])))
 
 

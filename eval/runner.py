@@ -66,14 +66,14 @@ def planned_identity(settings: RunSettings) -> dict:
     (the agent is built here only to ask the allow-list; construction is cheap by contract)."""
     e, camera = settings.env, settings.env.camera.resolved()
     built = {"task": e.task, "camera": camera.name, "magnitude": camera.magnitude, "calibration": camera.calibration,
-             "scene": e.scene.visual, "control_freq": e.scene.control_freq}
+             "scene": e.scene.visual, "control_freq": e.scene.control_freq, "factors": e.factors.label()}
     return _identity(settings, built, is_privileged(settings.agent.make()), e.max_steps)
 
 
 def _identity(settings: RunSettings, built: dict, privileged: bool, max_steps: int) -> dict:
     return {"agent": settings.agent.name, "task": built["task"], "camera": built["camera"],
             "magnitude": built["magnitude"], "calibration": built["calibration"], "scene": built["scene"],
-            "privileged": privileged, "base_seed": settings.base_seed, "max_steps": max_steps,
+            "factors": built["factors"], "privileged": privileged, "base_seed": settings.base_seed, "max_steps": max_steps,
             "control_freq": built["control_freq"], "settings_id": settings.settings_id}
 
 

@@ -31,6 +31,7 @@ from omegaconf import DictConfig
 import envs
 from envs.cameras import CALIBRATION_MODES, PERTURBATIONS, CameraConfig
 from envs.errors import ConfigError, check_choice
+from envs.factors import FactorsConfig, make_factors
 from envs.scene import VISUAL_PRESETS, SceneConfig
 from envs.tasks import TASKS, TaskConfig
 from envs.widowx_env import DEFAULT_TASK
@@ -80,6 +81,7 @@ def derived(name: str, source: type, enums: dict[str, type[Enum]], skip: tuple[s
 
 CameraConf = derived("CameraConf", CameraConfig, {"name": CameraName})
 SceneConf = derived("SceneConf", SceneConfig, {"visual": VisualPreset})
+FactorsConf = derived("FactorsConf", FactorsConfig, {})
 TaskConf = derived("TaskConf", TaskConfig, {}, skip=TASK_FIELDS_NOT_IN_CONFIG,
                    first=(("name", TaskName, field(default=TaskName[DEFAULT_TASK])),))
 
@@ -99,6 +101,7 @@ class _EnvRunConf:
     camera: Any = field(default_factory=CameraConf)
     task: Any = field(default_factory=lambda: task_node(DEFAULT_TASK))
     scene: Any = field(default_factory=SceneConf)
+    factors: Any = field(default_factory=FactorsConf)  # perturbation axes beyond the camera (envs.factors.AXES)
     seed: int = 0  # base seed; episode i's scene (and the agent's own stream) derive from (seed, i) only
     max_steps: int = envs.DEFAULT_MAX_EPISODE_STEPS  # control steps per episode
 
@@ -154,7 +157,7 @@ def _value(v):
     return v.value if isinstance(v, Enum) else v
 
 
-def env_configs(cfg: DictConfig) -> tuple[str, TaskConfig, CameraConfig, SceneConfig]:
+def env_configs(cfg: DictConfig) -> tuple[str, TaskConfig, CameraConfig, SceneConfig, FactorsConfig]:
     """The env's own dataclasses built from the config; their checks (ranges, choices) run here."""
     task = {k: _value(v) for k, v in cfg.task.items()}
     name = task.pop("name")
@@ -163,9 +166,10 @@ def env_configs(cfg: DictConfig) -> tuple[str, TaskConfig, CameraConfig, SceneCo
     cam["calibration"] = str(cam["calibration"]).lower()
     check_choice("camera.calibration", cam["calibration"], CALIBRATION_MODES)
     scene = {k: _value(v) for k, v in cfg.scene.items()}
+    factors = make_factors({k: _value(v) for k, v in cfg.get("factors", {}).items()})
     task_config = TASKS[name].default_config(**task)
-    TASKS[name](task_config)  # the task's own checks (template index, distractors it accepts)
-    return name, task_config, CameraConfig(**cam), SceneConfig(**scene)
+    TASKS[name](task_config, language=factors.language)  # the task's own checks (template index, distractors)
+    return name, task_config, CameraConfig(**cam), SceneConfig(**scene), factors
 
 
 def validate(cfg: DictConfig) -> None:

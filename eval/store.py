@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ID_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene", "privileged", "settings_id",
+ID_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene", "factors", "privileged", "settings_id",
               "base_seed", "episode", "seed", "instruction"]
 RESULT_COLUMNS = ["success", "steps", "wall_s", "status", "error"]
-GROUP_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene", "privileged"]
+GROUP_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene", "factors", "privileged"]
 RECORD_IDENTITY = ("episode", "seed", "status")  # a log line without these is no record
 WILSON_Z_95 = 1.959963984540054
 # Config keys that do not change an episode's outcome (where, how fast, how many, which base seed: runs with
