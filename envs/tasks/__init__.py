@@ -9,12 +9,12 @@ from envs.tasks.stack import StackTask
 TASKS: dict[str, type[Task]] = {t.name: t for t in (PickTask, PlaceTask, PlaceSingleTask, StackTask)}
 
 
-def make_task(name: str, config: TaskConfig | dict | None = None) -> Task:
+def make_task(name: str, config: TaskConfig | dict | None = None, language: str = "train") -> Task:
     """Build task ``name``; a dict config fills what it leaves out from the task's own defaults."""
     cls = TASKS[check_choice("task", name, TASKS)]
     if isinstance(config, dict):
         config = cls.default_config(**config)
-    return cls(config)
+    return cls(config, language)
 
 
 __all__ = ["TASKS", "Task", "TaskConfig", "PickTask", "PlaceTask", "PlaceSingleTask", "StackTask", "make_task"]

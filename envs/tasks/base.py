@@ -15,6 +15,7 @@ from envs.scene import BLOCK_HALF_SIZE_M, COLORS, MAT_RADIUS_M, validate_colors
 
 # Radius of a cube's footprint circle (half diagonal), for layout spacing.
 BLOCK_FOOTPRINT_RADIUS_M = BLOCK_HALF_SIZE_M * np.sqrt(2)
+LANGUAGE_SETS = ("train", "heldout", "synonyms", "verbose")  # TEMP until the language sets land
 # A block counts as moving above this linear speed.
 STATIC_SPEED_M_S = 0.01
 
@@ -59,8 +60,9 @@ class Task(abc.ABC):
     def default_config(cls, **overrides) -> TaskConfig:
         return TaskConfig(**{**cls.config_defaults, **overrides})
 
-    def __init__(self, config: TaskConfig | None = None):
+    def __init__(self, config: TaskConfig | None = None, language: str = "train"):
         self.config = config or self.default_config()
+        self.language = language
         t = self.config.instruction_template
         if t is not None and not 0 <= t < len(self.templates):
             raise ConfigError(f"{self.name}: instruction_template must be in [0, {len(self.templates) - 1}], got {t}")

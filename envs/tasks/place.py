@@ -56,8 +56,8 @@ class PlaceSingleTask(PlaceTask):
     name = "place_single"
     config_defaults = {"num_distractor_blocks": 0, "num_distractor_mats": 0}
 
-    def __init__(self, config=None):
-        super().__init__(config)
+    def __init__(self, config=None, language: str = "train"):
+        super().__init__(config, language)
         if self.config.num_distractor_blocks or self.config.num_distractor_mats:
             raise ConfigError(f"{self.name} has no distractors (got {self.config.num_distractor_blocks} cubes, "
                               f"{self.config.num_distractor_mats} mats); use task=place for scenes with distractors")
