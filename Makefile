@@ -41,6 +41,7 @@ test-fast: setup
 bench: setup
 	$(PY) scripts/bench_env.py
 	$(PY) scripts/bench_eval.py
+	$(PY) scripts/bench_factors.py
 
 # Optional LeRobot / X-VLA environment: Python 3.12 (LeRobot 0.6.1 needs it), about 6 GB, offline tests.
 # Python 3.12: PYTHON312=..., else python3.12 on PATH, else pyenv's (installed with pyenv if missing).

@@ -110,6 +110,32 @@ def preflight(argv: list[str]) -> None:
     for arg in argv:
         if arg.startswith("out_dir="):
             check_out_dir(Path(arg.split("=", 1)[1]))
+    check_factor_overrides(argv)
+
+
+def check_factor_overrides(argv: list[str]) -> None:
+    """Every ``factors.<axis>=...`` value (each value of a sweep too) checked against the axis's range or
+    levels before any job starts, so a bad level in a sweep's last job writes nothing."""
+    import dataclasses
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    from envs.errors import check_choice
+    from envs.factors import AXES, FactorsConfig
+
+    fields = [f.name for f in dataclasses.fields(FactorsConfig)]
+    try:
+        overrides = OverridesParser.create().parse_overrides([a for a in argv if a.startswith("factors.")])
+    except HydraException:
+        return  # Hydra reports its own syntax errors
+    for o in overrides:
+        key = o.key_or_group.split(".", 1)[1]
+        check_choice("factors key", key, fields)
+        if key in AXES and not o.is_delete():
+            values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
+            for v in values:
+                AXES[key].check(v)
 
 
 def check_out_dir(path: Path) -> None:

@@ -22,3 +22,11 @@ def test_bench_env_prints_ratios_for_every_mode():
     assert "speed ratio raw/ours" in out
     for mode in ("render   joint_pos", "render   ee_pose", "physics  joint_pos", "physics  ee_pose"):
         assert mode in out, out
+
+
+def test_bench_factors_prints_a_ratio_per_axis():
+    out = _run("scripts/bench_factors.py", "--steps", "2", "--warmup", "1", "--repeats", "1",
+               "--axes", "light_intensity", "language")
+    assert "ratio = nominal s/step" in out
+    for variant in ("nominal", "light_intensity=0.2", "language=heldout"):
+        assert variant in out, out

@@ -47,6 +47,7 @@ class Axis:
     valid: tuple
     maximum: Level  # the documented harshest level (the published sweep's last one)
     doc: str
+    integer: bool = False  # whole numbers only (counts, JPEG quality)
 
     @property
     def categorical(self) -> bool:
@@ -64,6 +65,8 @@ class Axis:
         if not (math.isfinite(v) and lo <= v <= hi):
             raise ConfigError(f"factors.{self.name} must be within [{lo:g}, {hi:g}] {self.unit} "
                               f"(nominal {self.nominal:g}, documented maximum {self.maximum:g}), got {value}")
+        if self.integer and not v.is_integer():
+            raise ConfigError(f"factors.{self.name} must be a whole number of {self.unit}, got {value}")
         return v
 
 
@@ -84,12 +87,13 @@ _AXES = (
     Axis("object_value", "fraction", 0.0, (0.0, 0.6), 0.5,
          "each named colour's brightness (HSV value) scaled by 1 +- up to this fraction"),
     Axis("clutter", "objects", 0.0, (0.0, 5.0), 4.0,
-         "non-task objects (cylinders, spheres, low boxes) in palette colours, which may share a target's"),
+         "non-task objects (cylinders, spheres, low boxes) in palette colours, which may share a target's",
+         integer=True),
     Axis("pixel_noise_sigma", "0-255", 0.0, (0.0, 80.0), 40.0,
          "Gaussian noise added to every observed pixel (standard deviation, 0-255 units)"),
     Axis("blur_px", "px", 0.0, (0.0, 8.0), 4.0, "Gaussian blur of the observed images (standard deviation)"),
     Axis("jpeg_quality", "quality", 100.0, (5.0, 100.0), 10.0,
-         "observed images JPEG-compressed at this quality (100: not compressed)"),
+         "observed images JPEG-compressed at this quality (100: not compressed)", integer=True),
     Axis("robot_init_rad", "rad", 0.0, (0.0, 0.5), 0.3,
          "each arm joint's initial position offset from home by up to this much"),
     Axis("language", "instruction set", "train", LANGUAGE_SETS, "heldout",
@@ -131,9 +135,7 @@ class FactorsConfig:
 
     def __post_init__(self):
         for axis in AXES.values():
-            value = axis.check(getattr(self, axis.name))
-            if isinstance(getattr(self, axis.name), int) and not float(value).is_integer():
-                raise ConfigError(f"factors.{axis.name} must be a whole number, got {getattr(self, axis.name)}")
+            axis.check(getattr(self, axis.name))
         if not self.table_textures:
             raise ConfigError(f"factors.table_textures must name at least one of {', '.join(TABLE_TEXTURES)}")
         for kind in self.table_textures:
