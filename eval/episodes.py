@@ -91,7 +91,8 @@ class EnvSettings:
     def make(self) -> gym.Env:
         return gym.make(envs.ENV_ID, task=self.task, task_config=self.task_config, camera=self.camera.name,
                         camera_magnitude=self.camera.magnitude, calibration=self.camera.calibration,
-                        scene=self.scene, factors=self.factors, obs_cameras=self.obs_cameras, depth_cameras=self.depth_cameras,
+                        scene=self.scene, factors=self.factors, obs_cameras=self.obs_cameras,
+                        depth_cameras=self.depth_cameras,
                         max_episode_steps=self.max_steps)
 
 

@@ -75,8 +75,8 @@ def evaluate(cfg: DictConfig) -> int:
         summary = summarize(episodes_frame(rows.values()))
         write_atomic(out_dir / "summary.csv", summary.to_csv(index=False))
     for r in summary.itertuples():
-        log.info("%s %s camera=%s(%g) calibration=%s: %d/%d = %.0f%% [%.0f%%, %.0f%%], errors %d, timeouts %d",
-                 r.agent, r.task, r.camera, r.magnitude, r.calibration, r.successes, r.n,
+        log.info("%s %s camera=%s(%g) calibration=%s factors=%s: %d/%d = %.0f%% [%.0f%%, %.0f%%], errors %d, "
+                 "timeouts %d", r.agent, r.task, r.camera, r.magnitude, r.calibration, r.factors, r.successes, r.n,
                  100 * r.success_rate, 100 * r.ci_low, 100 * r.ci_high, r.errors, r.timeouts)
     log.info("results in %s", out_dir)
     return 1 if int(summary["errors"].sum() + summary["timeouts"].sum()) else 0

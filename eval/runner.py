@@ -73,8 +73,8 @@ def planned_identity(settings: RunSettings) -> dict:
 def _identity(settings: RunSettings, built: dict, privileged: bool, max_steps: int) -> dict:
     return {"agent": settings.agent.name, "task": built["task"], "camera": built["camera"],
             "magnitude": built["magnitude"], "calibration": built["calibration"], "scene": built["scene"],
-            "factors": built["factors"], "privileged": privileged, "base_seed": settings.base_seed, "max_steps": max_steps,
-            "control_freq": built["control_freq"], "settings_id": settings.settings_id}
+            "factors": built["factors"], "privileged": privileged, "base_seed": settings.base_seed,
+            "max_steps": max_steps, "control_freq": built["control_freq"], "settings_id": settings.settings_id}
 
 
 def _init_worker(settings: RunSettings, out_dir: str, subprocess: bool = False) -> None:

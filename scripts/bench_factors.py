@@ -21,9 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import envs  # noqa: E402  (registers the env and picks a headless GL backend)
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
+
+import envs  # noqa: E402  (registers the env and picks a headless GL backend)
 from envs.factors import AXES  # noqa: E402
 
 

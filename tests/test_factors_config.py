@@ -4,6 +4,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from harness_util import episodes, run_cli
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -12,7 +13,6 @@ from envs.factors import AXES, FactorEffects, FactorsConfig, make_factors, parse
 from eval import schema
 from eval.episodes import env_settings
 from eval.run import check_factor_overrides
-from harness_util import episodes, run_cli
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -83,3 +83,14 @@ def test_rows_name_their_factors(tmp_path):
             f"out_dir={tmp_path}", check=0)
     row = episodes(tmp_path).iloc[0]
     assert row["factors"] == "light_intensity=0.5"
+
+
+def test_the_readme_table_lists_every_axis_as_it_is():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+    def f(v):
+        return v if isinstance(v, str) else f"{v:g}"
+
+    for a in AXES.values():
+        valid = ", ".join(a.valid) if a.categorical else f"[{f(a.valid[0])}, {f(a.valid[1])}]"
+        assert f"| `{a.name}` | {a.unit} | {f(a.nominal)} | {valid} | {f(a.maximum)} | {a.doc} |" in readme, a.name

@@ -87,7 +87,7 @@ _AXES = (
     Axis("object_value", "fraction", 0.0, (0.0, 0.6), 0.5,
          "each named colour's brightness (HSV value) scaled by 1 +- up to this fraction"),
     Axis("clutter", "objects", 0.0, (0.0, 5.0), 4.0,
-         "non-task objects (cylinders, spheres, low boxes) in palette colours, which may share a target's",
+         "non-task objects (cylinders, spheres, low boxes) in palette colours, which may share a target's colour",
          integer=True),
     Axis("pixel_noise_sigma", "0-255", 0.0, (0.0, 80.0), 40.0,
          "Gaussian noise added to every observed pixel (standard deviation, 0-255 units)"),
