@@ -30,6 +30,9 @@ from envs.cameras import Calibration
 from envs.geometry import yaw_of_box
 from envs.scene import BLOCK_HALF_SIZE_M, TABLE_TOP_Z_M
 
+REPLAN_TOLERANCE_M = 0.01  # the cube moved farther than this from where the plan grasps it: plan again
+CLOSE_WAYPOINT = 2  # index of the "close the gripper" waypoint in a plan from _make_plan
+
 
 @dataclass(frozen=True)
 class Waypoint:
@@ -76,12 +79,14 @@ class OracleAgent(PrivilegedAgent):
             raise AgentError("OracleAgent needs the env: call agent.bind(env) before reset()")
         self.plan = self._make_plan()
         self._i, self._held = 0, 0
+        self.replans, self._close_at = 0, CLOSE_WAYPOINT
         self.motion.reset(self.env.robot.ee_pose(self.env.data)[0])
 
     # --- planning ----------------------------------------------------------
     def _make_plan(self) -> list[Waypoint]:
         task, scene = self.env.task, self.env.handle
         p = scene.block_pos(task.roles["block"])
+        self._grasp_xy = p[:2].copy()
         yaw = grasp_yaw(scene.block_rot(task.roles["block"]), p[:2])
         plan = self._pick(p, yaw)
         if "target" in task.roles:  # place, place_single: onto the named mat
@@ -117,6 +122,7 @@ class OracleAgent(PrivilegedAgent):
 
     # --- acting ------------------------------------------------------------
     def act(self, obs: dict) -> np.ndarray:
+        self._follow_the_cube()
         wp = self.plan[self._i]
         if self.motion.step(wp.pos, wp.speed_m_s, obs["state"][:3]):
             self._held += 1
@@ -124,3 +130,19 @@ class OracleAgent(PrivilegedAgent):
             self._i, self._held = self._i + 1, 0
             self.motion.new_target()
         return self.motion.action(wp.yaw, wp.gripper)
+
+    def _follow_the_cube(self) -> None:
+        """Re-read the cube every step until the gripper closes on it; if it moved (pushed, knocked), rise
+        from where the gripper is and plan the rest again from the world as it is now."""
+        if self._i >= self._close_at:
+            return
+        xy = self.env.handle.block_pos(self.env.task.roles["block"])[:2]
+        if np.linalg.norm(xy - self._grasp_xy) <= REPLAN_TOLERANCE_M:
+            return
+        here, wp = self.motion.cmd, self.plan[self._i]
+        rise = Waypoint(np.array([here[0], here[1], max(here[2], self.settings.travel_z_m)]), wp.yaw, 1.0,
+                        self.settings.motion.slow_m_s)
+        self.plan = [rise, *self._make_plan()]
+        self._i, self._held, self._close_at = 0, 0, CLOSE_WAYPOINT + 1
+        self.replans += 1
+        self.motion.new_target()

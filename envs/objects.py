@@ -49,6 +49,12 @@ class SceneHandle:
         self.set_block_pose(color, np.array([xy[0], xy[1], TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M]), yaw)
         self.active_blocks.append(color)
 
+    def move_block(self, color: str, xy: np.ndarray) -> None:
+        """Put the cube of ``color`` at ``xy``, keeping its height and orientation, at rest (a disturbance)."""
+        a, v = self._block_qadr[color], self._block_dadr[color]
+        self.data.qpos[a:a + 2] = xy
+        self.data.qvel[v:v + 6] = 0.0
+
     def place_mat(self, color: str, xy: np.ndarray) -> None:
         self.data.mocap_pos[self._mat_mocap[color]] = [xy[0], xy[1], TABLE_TOP_Z_M]
         self.active_mats.append(color)

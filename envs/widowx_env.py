@@ -284,6 +284,7 @@ class WidowXTabletopEnv(gym.Env):
             "eval": dict(self._last_eval),
             "success": bool(self._last_eval.get("success", False)),
             "camera": self.perturbation.name,
+            **({"factors": self.factors.info()} if self.factors.effects else {}),
         }
 
     def _calibration_copy(self, name: str) -> Calibration:

@@ -217,6 +217,10 @@ class Effect:
         """What agents are told about ``camera``."""
         return calibration
 
+    def info(self) -> dict:
+        """What the episode's ``info["factors"]`` reports of this effect (ground truth, for logs)."""
+        return {}
+
 
 EFFECTS: list[type[Effect]] = []  # filled by register(); order = application order
 
@@ -261,6 +265,12 @@ class FactorEffects:
         for e in self.effects:
             calibration = e.calibration(camera, calibration)
         return calibration
+
+    def info(self) -> dict:
+        out: dict = {}
+        for e in self.effects:
+            out.update(e.info())
+        return out
 
 
 def _load_effects() -> None:

@@ -1,1 +1,67 @@
-"""(to be written: the disturbance effect)."""
+"""Dynamic disturbance: the task's cube pushed ``disturbance_cm`` sideways when the gripper first nears it.
+
+The seed article's tool agent planned once and could not react to a world that changes; this axis tests
+exactly that.  Per episode a horizontal direction is drawn; the first time the end effector comes within
+``TRIGGER_DISTANCE_M`` of the cube (and the cube is not held), the cube jumps that far in that direction,
+keeping its height and orientation.  A landing spot on another object or off the widened workspace is
+turned by 90 degree steps until one is free; if none is, the cube stays (the episode says so in
+``info["factors"]["disturbance"]``).
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from envs.factors import Effect, register
+from envs.scene import MAT_RADIUS_M
+
+TRIGGER_DISTANCE_M = 0.08  # end effector to cube centre, 3-D: early in a top-down approach's descent
+WORKSPACE_MARGIN_M = 0.04  # the cube may land this far outside the task's layout workspace
+TURNS_RAD = (0.0, np.pi / 2, np.pi, 3 * np.pi / 2)
+CM_PER_M = 100.0
+
+
+@register
+class Disturbance(Effect):
+    stream = 6
+    axes = ("disturbance_cm",)
+
+    def reset(self, env, rng: np.random.Generator) -> None:
+        self.angle = rng.uniform(0.0, 2 * np.pi)
+        self.state = "armed"  # armed -> moved | blocked (nowhere free) | held (grasped before it triggered)
+
+    def after_step(self, env) -> None:
+        if self.state != "armed" or "block" not in env.task.roles:
+            return
+        color, scene = env.task.roles["block"], env.handle
+        p = scene.block_pos(color)
+        if np.linalg.norm(env.robot.ee_pose(env.data)[0] - p) >= TRIGGER_DISTANCE_M:
+            return
+        if env.task.grip(scene, color)[0]:
+            self.state = "held"
+        else:
+            xy = self._landing(env, color, p[:2])
+            self.state = "blocked" if xy is None else "moved"
+            if xy is not None:
+                scene.move_block(color, xy)
+                mujoco.mj_forward(env.model, env.data)
+
+    def info(self) -> dict:
+        return {"disturbance": self.state}
+
+    def _landing(self, env, color: str, xy: np.ndarray) -> np.ndarray | None:
+        from envs.tasks.base import BLOCK_FOOTPRINT_RADIUS_M
+
+        d = self.config.disturbance_cm / CM_PER_M
+        ws, scene = env.task.config.workspace, env.handle
+        others = [(scene.block_pos(c)[:2], 2 * BLOCK_FOOTPRINT_RADIUS_M) for c in scene.active_blocks if c != color]
+        others += [(scene.mat_pos(c)[:2], MAT_RADIUS_M + BLOCK_FOOTPRINT_RADIUS_M) for c in scene.active_mats]
+        for turn in TURNS_RAD:
+            a = self.angle + turn
+            q = xy + d * np.array([np.cos(a), np.sin(a)])
+            inside = (ws.x.low - WORKSPACE_MARGIN_M <= q[0] <= ws.x.high + WORKSPACE_MARGIN_M
+                      and ws.y.low - WORKSPACE_MARGIN_M <= q[1] <= ws.y.high + WORKSPACE_MARGIN_M)
+            if inside and all(np.linalg.norm(q - o) >= r + ws.clearance_m for o, r in others):
+                return q
+        return None
