@@ -8,14 +8,17 @@ from typing import ClassVar
 
 import numpy as np
 
-from envs.errors import ConfigError
+from envs.errors import ConfigError, check_choice
 from envs.objects import SceneHandle
 from envs.randomization import BLOCK_YAW_RAD, Workspace, choose_colors, sample_layout
 from envs.scene import BLOCK_HALF_SIZE_M, COLORS, MAT_RADIUS_M, validate_colors
 
 # Radius of a cube's footprint circle (half diagonal), for layout spacing.
 BLOCK_FOOTPRINT_RADIUS_M = BLOCK_HALF_SIZE_M * np.sqrt(2)
-LANGUAGE_SETS = ("train", "heldout", "synonyms", "verbose")  # TEMP until the language sets land
+# Instruction sets every task has: ``train`` (the paraphrases policies are trained on), ``heldout`` (the same
+# meaning in wording train never uses: other verbs and nouns), ``synonyms`` (train's sentences with other
+# object and target nouns: box, pad, plate, coaster) and ``verbose`` (polite, longer forms).
+LANGUAGE_SETS = ("train", "heldout", "synonyms", "verbose")
 # A block counts as moving above this linear speed.
 STATIC_SPEED_M_S = 0.01
 
@@ -49,7 +52,8 @@ class Task(abc.ABC):
     """
 
     name: ClassVar[str]
-    templates: ClassVar[tuple[str, ...]]
+    templates: ClassVar[tuple[str, ...]]  # the train set's paraphrases
+    instruction_sets: ClassVar[dict[str, tuple[str, ...]]]  # every name of LANGUAGE_SETS -> its templates
     role_blocks: ClassVar[tuple[str, ...]]  # names of cube roles, e.g. ("block",)
     role_mats: ClassVar[tuple[str, ...]] = ()
     success_terms: ClassVar[tuple[str, ...]]
@@ -62,10 +66,14 @@ class Task(abc.ABC):
 
     def __init__(self, config: TaskConfig | None = None, language: str = "train"):
         self.config = config or self.default_config()
-        self.language = language
+        self.language = check_choice(f"{self.name} instruction set (factors.language)", language,
+                                     self.instruction_sets)
+        self.active_templates = self.instruction_sets[self.language]
         t = self.config.instruction_template
-        if t is not None and not 0 <= t < len(self.templates):
-            raise ConfigError(f"{self.name}: instruction_template must be in [0, {len(self.templates) - 1}], got {t}")
+        n = len(self.active_templates)
+        if t is not None and not 0 <= t < n:
+            raise ConfigError(f"{self.name}: instruction_template must be in [0, {n - 1}] for the "
+                              f"{self.language!r} instruction set, got {t}")
         self.roles: dict[str, str] = {}
         self.template_index = 0
         self._held, self._last_step = 0, -1
@@ -88,13 +96,13 @@ class Task(abc.ABC):
             scene.place_block(c, p, yaw)
         self.roles = dict(zip(self.role_blocks, block_colors))
         self.roles.update(zip(self.role_mats, mat_colors))
-        self.template_index = int(rng.integers(len(self.templates))) if cfg.instruction_template is None \
+        self.template_index = int(rng.integers(len(self.active_templates))) if cfg.instruction_template is None \
             else cfg.instruction_template
         self._held, self._last_step = 0, -1
 
     @property
     def instruction(self) -> str:
-        return self.templates[self.template_index].format(**self.roles)
+        return self.active_templates[self.template_index].format(**self.roles)
 
     @abc.abstractmethod
     def conditions(self, scene: SceneHandle) -> dict[str, bool]:

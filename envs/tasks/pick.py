@@ -3,7 +3,7 @@
 Description: the scene holds the target cube, ``num_distractor_blocks`` other
 cubes and ``num_distractor_mats`` mats, all in distinct colours.
 Randomizations: colours, positions (workspace box, non-overlapping), cube yaw,
-paraphrase.
+paraphrase (from the active instruction set, ``factors.language``).
 Success: both finger pads touch the cube and its centre is at least
 ``LIFT_HEIGHT_M`` above its resting height, for ``settle_steps`` steps.
 """
@@ -25,6 +25,27 @@ class PickTask(Task):
         "grab the {block} cube and lift it",
         "pick the {block} block up off the table",
     )
+    instruction_sets = {
+        "train": templates,
+        "heldout": (
+            "raise the {block} piece into the air",
+            "take hold of the {block} brick and hoist it",
+            "get the {block} piece up off the surface",
+            "hold the {block} brick up high",
+        ),
+        "synonyms": (
+            "pick up the {block} box",
+            "lift the {block} box",
+            "grab the {block} box and lift it",
+            "pick the {block} box up off the table",
+        ),
+        "verbose": (
+            "please pick up the {block} block, thank you",
+            "could you please lift the {block} block for me",
+            "i would like you to grab the {block} cube and lift it, please",
+            "would you kindly pick the {block} block up off the table",
+        ),
+    }
     role_blocks = ("block",)
     success_terms = ("is_grasped", "lifted")
 

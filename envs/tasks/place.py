@@ -3,7 +3,7 @@
 Description: the target cube, the target mat, ``num_distractor_blocks`` other
 cubes and ``num_distractor_mats`` other mats, all in distinct colours.
 Randomizations: colours, positions (workspace box, non-overlapping), cube yaw,
-paraphrase.
+paraphrase (from the active instruction set, ``factors.language``).
 Success: the cube's centre is over the mat (horizontal distance below the mat
 radius), it rests on the table, no finger pad touches it and it is still, for
 ``settle_steps`` steps.
@@ -26,6 +26,27 @@ class PlaceTask(Task):
         "move the {block} cube onto the {target} target",
         "set the {block} block down on the {target} mat",
     )
+    instruction_sets = {
+        "train": templates,
+        "heldout": (
+            "transfer the {block} piece to the {target} circle",
+            "carry the {block} brick over to the {target} disc",
+            "drop the {block} piece off at the {target} spot",
+            "relocate the {block} brick to the {target} marker",
+        ),
+        "synonyms": (
+            "place the {block} box on the {target} pad",
+            "put the {block} box on the {target} plate",
+            "move the {block} box onto the {target} coaster",
+            "set the {block} box down on the {target} pad",
+        ),
+        "verbose": (
+            "please place the {block} block on the {target} target, thank you",
+            "could you please put the {block} block on the {target} mat for me",
+            "i would like you to move the {block} cube onto the {target} target, please",
+            "would you kindly set the {block} block down on the {target} mat",
+        ),
+    }
     role_blocks = ("block",)
     role_mats = ("target",)
     success_terms = ("on_target", "on_table", "released", "static")
