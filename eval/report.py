@@ -1,12 +1,16 @@
-"""Merge runs into a comparison table and plot: ``python -m eval.report DIR``.
+"""Merge runs into comparison tables and plots: ``python -m eval.report DIR``.
 
 Finds every ``episodes.csv`` under DIR (a sweep folder, a folder of runs, or one
 run), recomputes success rates with Wilson 95% intervals, and writes into DIR:
-``comparison.csv`` (one row per task x camera x magnitude x calibration, one
-column block per agent; with ``--calibration-columns`` one row per task x camera
-x magnitude and one column block per agent and calibration, ``classic@nominal``)
-and ``comparison.png`` (success rate against camera
-perturbation, with error bars), then prints the table.
+``comparison.csv`` (one row per task x camera x magnitude x calibration x scene x
+factors, one column block per agent; with ``--calibration-columns`` calibration
+moves into the column label, ``classic@nominal``), ``comparison.png`` (success
+rate per condition, with error bars), and, per perturbation axis
+(:mod:`eval.axes`): ``axis_<name>.png`` (success against the axis's level),
+``breaking_points.csv`` (the level where success falls to 50%, logistic fit with
+a bootstrap interval) and ``paired.csv`` (every two agents on the same episodes:
+difference in success with Newcombe's paired interval, exact McNemar p).  The
+statistics come from statsmodels (:mod:`eval.stats`).  Then prints the table.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ def _read_run(path: Path) -> pd.DataFrame:
     df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"settings_id": str})  # "0123e45..."
     if "privileged" not in df:
         df["privileged"] = None  # older runs did not record it: unknown
+    if "factors" not in df:
+        df["factors"] = "nominal"  # runs from before perturbation factors had none
     if "settings_id" not in df or df["settings_id"].isna().any():  # older runs: from the folder's config
         config = _config(path.parent)
         sid = settings_id(config) if config is not None else f"unknown ({path.parent})"
@@ -121,7 +127,7 @@ def plot(summary: pd.DataFrame, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     s = summary.copy()
-    s["view"] = s.apply(lambda r: r.camera if r.camera == "nominal" else f"{r.camera} {r.magnitude:g}", axis=1)
+    s["view"] = s.apply(_view, axis=1)
     views = list(dict.fromkeys(nominal_first(s, ["camera", "magnitude"])["view"]))
     tasks = sorted(s["task"].unique())
     fig, axes = plt.subplots(1, len(tasks), figsize=(max(5, 1.1 * len(views) + 2) * len(tasks), 4), squeeze=False)
@@ -144,11 +150,116 @@ def plot(summary: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def _view(r) -> str:
+    camera = r.camera if r.camera == "nominal" else f"{r.camera} {r.magnitude:g}"
+    if r.factors == "nominal":
+        return camera
+    return r.factors if r.camera == "nominal" else f"{camera}; {r.factors}"
+
+
+# --- perturbation axes: curves, breaking points, paired comparisons ----------------------
+CURVE_SPLIT = ["task", "scene", "calibration"]
+PAIR_CELL = [k for k in GROUP_COLUMNS if k not in ("agent", "privileged")]
+
+
+def _ok(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["status"] == "ok"].assign(success=lambda d: d["success"].astype(str).str.lower().isin(
+        ["true", "1", "1.0"]))
+
+
+def breaking_points(episodes: pd.DataFrame) -> pd.DataFrame:
+    """One row per task x scene x calibration x axis x agent: where success falls to 50%."""
+    from eval import axes, stats
+
+    rows = []
+    for (*split, axis), curve in axes.curves(_ok(episodes), CURVE_SPLIT).items():
+        for agent, g in curve.groupby("agent", sort=True):
+            rates = g.groupby("level", sort=False)["success"].mean()
+            base = {**dict(zip(CURVE_SPLIT, split)), "axis": axis, "unit": axes.unit(axis), "agent": agent,
+                    "levels": ";".join(str(v) for v in rates.index), "n": len(g),
+                    "rates": ";".join(f"{v:.2f}" for v in rates.values)}
+            if axes.categorical(axis):
+                rows.append({**base, "status": "categorical", "note": "no order: see the rates per level"})
+                continue
+            bp = stats.breaking_point(g["level"].astype(float), g["success"].astype(float))
+            rows.append({**base, "status": bp.status, "breaking_point": bp.value, "ci_low": bp.ci_low,
+                         "ci_high": bp.ci_high, "note": bp.note})
+    cols = [*CURVE_SPLIT, "axis", "unit", "agent", "levels", "rates", "n", "status", "breaking_point", "ci_low",
+            "ci_high", "note"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def paired(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Every two agents of a cell on the episodes both ran (same base seed and index: the same scene)."""
+    from eval import stats
+
+    ok, rows = _ok(episodes), []
+    for cell, g in ok.groupby(PAIR_CELL, dropna=False, sort=True):
+        agents = sorted(g["agent"].unique())
+        for i, a in enumerate(agents):
+            for b in agents[i + 1:]:
+                m = g[g["agent"] == a].merge(g[g["agent"] == b], on=["base_seed", "episode"], suffixes=("_a", "_b"))
+                if m.empty:
+                    continue
+                t = stats.paired_table(m["success_a"], m["success_b"])
+                lo, hi = stats.newcombe_paired(t)
+                rows.append({**dict(zip(PAIR_CELL, cell)), "agent_a": a, "agent_b": b, "n_pairs": t.n,
+                             "success_a": (t.both + t.only_a) / t.n, "success_b": (t.both + t.only_b) / t.n,
+                             "diff": t.diff, "ci_low": lo, "ci_high": hi, "mcnemar_p": stats.mcnemar_exact(t),
+                             "both": t.both, "only_a": t.only_a, "only_b": t.only_b, "neither": t.neither})
+    return pd.DataFrame(rows)
+
+
+def plot_axes(summary: pd.DataFrame, root: Path) -> list[Path]:
+    """``axis_<name>.png`` per axis: success rate against level, Wilson 95% error bars, one line per agent."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from eval import axes
+
+    by_axis: dict[str, list[tuple[tuple, pd.DataFrame]]] = {}
+    for (*split, axis), curve in axes.curves(summary, CURVE_SPLIT).items():
+        by_axis.setdefault(axis, []).append((tuple(split), curve))
+    paths = []
+    for axis, parts in sorted(by_axis.items()):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for where, curve in parts:
+            for agent, g in curve.groupby("agent", sort=True):
+                if axes.categorical(axis):
+                    g = g.assign(x=g["level"].map({v: i for i, v in enumerate(axes.AXES[axis].valid)}))
+                else:
+                    g = g.assign(x=g["level"].astype(float))
+                g = g.sort_values("x")
+                err = [g["success_rate"] - g["ci_low"], g["ci_high"] - g["success_rate"]]
+                label = f"{agent} ({', '.join(str(v) for v in where)})"
+                ax.errorbar(g["x"], g["success_rate"], yerr=err, fmt="o-", capsize=3, label=label)
+        if axes.categorical(axis):
+            levels = axes.AXES[axis].valid
+            ax.set_xticks(range(len(levels)), levels)
+        ax.set_xlabel(f"{axis} ({axes.unit(axis)})")
+        ax.set_ylabel("success rate (Wilson 95%)")
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+        fig.tight_layout()
+        path = root / f"axis_{axis.replace(':', '-')}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
 def report(root: Path, calibration_columns: bool = False) -> pd.DataFrame:
-    summary = summarize(load_episodes(root))
+    episodes = load_episodes(root)
+    summary = summarize(episodes)
     table = comparison_table(summary, calibration_columns)
     table.to_csv(root / "comparison.csv", index=False)
     plot(summary, root / "comparison.png")
+    breaking_points(episodes).to_csv(root / "breaking_points.csv", index=False)
+    paired(episodes).to_csv(root / "paired.csv", index=False)
+    plot_axes(summary, root)
     return table
 
 
@@ -167,7 +278,8 @@ def main(argv=None) -> int:
         return 2
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.precision", 3):
         log.info("%s", table.to_string(index=False))
-    log.info("wrote %s and %s", args.dir / "comparison.csv", args.dir / "comparison.png")
+    log.info("wrote comparison.csv, comparison.png, breaking_points.csv, paired.csv and axis_*.png into %s",
+             args.dir)
     return 0
 
 

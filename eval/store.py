@@ -1,12 +1,11 @@
-"""Episode records on disk (append-only JSON lines, flushed per episode), CSV tables, Wilson intervals
-and the settings identity of a run."""
+"""Episode records on disk (append-only JSON lines, flushed per episode), CSV tables, success rates with
+Wilson intervals and the settings identity of a run."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import math
 import os
 from enum import Enum
 from pathlib import Path
@@ -25,25 +24,17 @@ ID_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene", "f
 RESULT_COLUMNS = ["success", "steps", "wall_s", "status", "error"]
 GROUP_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene", "factors", "privileged"]
 RECORD_IDENTITY = ("episode", "seed", "status")  # a log line without these is no record
-WILSON_Z_95 = 1.959963984540054
 # Config keys that do not change an episode's outcome (where, how fast, how many, which base seed: runs with
 # other base seeds add episodes to a cell). Any ``cache_dir`` under ``agent`` and any secret are left out too.
 SETTINGS_IGNORED = {"out_dir", "workers", "video", "episodes", "episode_timeout_s", "seed", "hydra",
                     "agent.device", "agent.server", "agent.debug", "agent.debug_dir"}
 
 
-def wilson_interval(successes: int, n: int, z: float = WILSON_Z_95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (NaNs when n == 0)."""
-    if n == 0:
-        return float("nan"), float("nan")
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # exact at the ends: at k = 0 (k = n) the bound is 0 (1), not a rounding error away from it
-    lo = 0.0 if successes == 0 else max(0.0, centre - half)
-    hi = 1.0 if successes == n else min(1.0, centre + half)
-    return lo, hi
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """Wilson score 95% interval of a binomial proportion (NaNs when n == 0), from statsmodels (eval.stats)."""
+    from eval.stats import wilson
+
+    return wilson(successes, n)
 
 
 class EpisodeStore:

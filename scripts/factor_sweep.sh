@@ -62,12 +62,12 @@ commands() {  # one eval.run command (one cell of 50 episodes) per line: agent x
         echo "$PY -m eval.run $args scene=shadows out_dir=$RUNS/$a/nominal_shadows"
         for ax in "${SHADOW_AXES[@]}"; do
             for level in ${ax#*=}; do
-                echo "$PY -m eval.run $args scene=shadows factors.${ax%%=*}=$level out_dir=$RUNS/$a/${ax%%=*}=$level"
+                echo "$PY -m eval.run $args scene=shadows factors.${ax%%=*}=$level out_dir=$RUNS/$a/${ax%%=*}_$level"
             done
         done
         for ax in "${AXES[@]}"; do
             for level in ${ax#*=}; do
-                echo "$PY -m eval.run $args factors.${ax%%=*}=$level out_dir=$RUNS/$a/${ax%%=*}=$level"
+                echo "$PY -m eval.run $args factors.${ax%%=*}=$level out_dir=$RUNS/$a/${ax%%=*}_$level"
             done
         done
     done

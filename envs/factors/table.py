@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from envs.errors import ConfigError
-from envs.factors import Effect, register
+from envs.factors import Effect, FactorsConfig, register
 
 TEXTURE = "table_pattern"
 MATERIAL = "table_patterned"
@@ -31,7 +31,8 @@ NOISE_BLOBS = (6, 24)  # noise cells across the texture (then smoothed)
 
 def _smooth_noise(rng: np.random.Generator, cells: int) -> np.ndarray:
     coarse = rng.uniform(-1.0, 1.0, (cells, cells)).astype(np.float32)
-    img = Image.fromarray(((coarse + 1.0) * 127.5).astype(np.uint8)).resize((SIZE_PX, SIZE_PX), Image.BICUBIC)
+    img = Image.fromarray(((coarse + 1.0) * 127.5).astype(np.uint8))
+    img = img.resize((SIZE_PX, SIZE_PX), Image.Resampling.BICUBIC)
     return np.asarray(img, np.float32) / 127.5 - 1.0
 
 
@@ -61,7 +62,7 @@ class TableTexture(Effect):
     stream = 2
     axes = ("table_contrast",)
 
-    def __init__(self, config):
+    def __init__(self, config: FactorsConfig) -> None:
         super().__init__(config)
         self.user_image: np.ndarray | None = None
         if config.table_image:
