@@ -169,10 +169,11 @@ def episodes_frame(rows) -> pd.DataFrame:
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Per agent x task x camera x magnitude x calibration x scene x privileged: n, successes, rate,
-    Wilson 95%, errors. A group column missing from older records (``privileged``) reads as unknown."""
+    Wilson 95%, errors. A group column missing from older records reads as unknown (``privileged``) or as
+    nominal (``factors``: runs from before perturbation factors had none)."""
     import pandas as pd
 
-    df = df.assign(**{c: None for c in GROUP_COLUMNS if c not in df})
+    df = df.assign(**{c: "nominal" if c == "factors" else None for c in GROUP_COLUMNS if c not in df})
     out = []
     for key, g in df.groupby(GROUP_COLUMNS, dropna=False, sort=True):
         ok = g[g["status"] == "ok"]

@@ -22,7 +22,8 @@ def test_run_writes_episodes_summary_and_config(tmp_path):
     out = tmp_path / "run"
     run_cli("agent=oracle", "task=place", "camera=nominal", "episodes=3", "workers=1", f"out_dir={out}", check=0)
     df = episodes(out)
-    assert list(df.columns[:17]) == ["agent", "task", "camera", "magnitude", "calibration", "scene", "privileged",
+    assert list(df.columns[:18]) == ["agent", "task", "camera", "magnitude", "calibration", "scene", "factors",
+                                     "privileged",
                                      "settings_id", "base_seed", "episode", "seed", "instruction", "success", "steps",
                                      "wall_s", "status", "error"]
     assert df["privileged"].all() and df["settings_id"].nunique() == 1 and (df["max_steps"] == 200).all()

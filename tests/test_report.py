@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -92,12 +93,12 @@ def test_comparison_csv_keeps_its_format_with_a_privileged_column_per_agent(tmp_
     _run(tmp_path / "oracle", agent="oracle")
     report(tmp_path)
     text = (tmp_path / "comparison.csv").read_text().splitlines()
-    assert text[0] == ("task,camera,magnitude,calibration,scene,"
+    assert text[0] == ("task,camera,magnitude,calibration,scene,factors,"
                        "classic:success_rate,classic:ci_low,classic:ci_high,classic:n,classic:errors,"
                        "classic:privileged,oracle:success_rate,oracle:ci_low,oracle:ci_high,oracle:n,"
                        "oracle:errors,oracle:privileged")
-    assert text[1] == ("place,nominal,0.0,true,lean,1.0,0.5101091635454027,1.0,4,0,False,"
-                       "1.0,0.5101091635454027,1.0,4,0,True")
+    assert text[1] == ("place,nominal,0.0,true,lean,nominal,1.0,0.5101091635454025,1.0,4,0,False,"
+                       "1.0,0.5101091635454025,1.0,4,0,True")  # statsmodels' Wilson (the last digits moved)
 
 
 def test_an_agent_privileged_in_one_run_and_not_in_another_is_refused():
@@ -111,3 +112,49 @@ def test_a_settings_id_that_looks_like_a_number_stays_text(tmp_path):
     _run(tmp_path / "a", sid="0123e4567890")
     _run(tmp_path / "b", sid="0123e4567890", base_seed=1)
     assert load_episodes(tmp_path)["settings_id"].unique().tolist() == ["0123e4567890"]
+
+
+def _axis_episodes(folder: Path) -> None:
+    """Two agents on the same 40 episodes per level of two axes; the classic one falls with the clutter."""
+    rng = np.random.default_rng(0)
+    rows, n = [], 40
+    levels = [("nominal", None), ("clutter=1", 1), ("clutter=2", 2), ("clutter=4", 4), ("language=heldout", None)]
+    for agent in ("classic", "oracle"):
+        for factors, clutter in levels:
+            p = 1.0 if agent == "oracle" or clutter is None else 1 / (1 + np.exp(2.5 * (clutter - 2.5)))
+            for i in range(n):
+                rows.append({"agent": agent, "task": "place", "camera": "nominal", "magnitude": 0.0,
+                             "calibration": "true", "scene": "lean", "factors": factors,
+                             "privileged": agent == "oracle",
+                             "settings_id": f"{agent}-{factors}", "base_seed": 0, "episode": i, "seed": i,
+                             "success": bool(rng.random() < p), "steps": 50, "status": "ok"})
+    df = pd.DataFrame(rows)
+    for (agent, factors), g in df.groupby(["agent", "factors"]):
+        run = folder / f"{agent}_{factors.replace('=', '_')}"
+        EpisodeStore(run.mkdir(parents=True) or run).write_csv(dict(enumerate(g.to_dict("records"))))
+
+
+def test_axes_get_breaking_points_paired_comparisons_and_plots(tmp_path):
+    _axis_episodes(tmp_path)
+    report(tmp_path)
+    bp = pd.read_csv(tmp_path / "breaking_points.csv")
+    clutter = bp[bp.axis == "clutter"].set_index("agent")
+    assert clutter.loc["classic", "status"] == "fitted" and clutter.loc["classic", "levels"] == "0.0;1.0;2.0;4.0"
+    assert 1.5 < clutter.loc["classic", "breaking_point"] < 3.5
+    classic = clutter.loc["classic"]
+    assert classic["ci_low"] < classic["breaking_point"] < classic["ci_high"]
+    assert clutter.loc["oracle", "status"] == "not reached"
+    assert set(bp[bp.axis == "language"]["status"]) == {"categorical"}
+    pairs = pd.read_csv(tmp_path / "paired.csv")
+    worst = pairs[pairs.factors == "clutter=4"].iloc[0]
+    assert (worst.agent_a, worst.agent_b, worst.n_pairs) == ("classic", "oracle", 40)
+    assert worst["diff"] < 0 and worst.ci_high < 0 and worst.mcnemar_p < 0.001
+    assert pairs[pairs.factors == "nominal"].iloc[0].mcnemar_p == 1.0
+    assert (tmp_path / "axis_clutter.png").stat().st_size > 0 and (tmp_path / "axis_language.png").exists()
+
+
+def test_runs_from_before_factors_report_as_nominal(tmp_path):
+    run = _run(tmp_path / "old")
+    df = pd.read_csv(run / "episodes.csv")
+    df.drop(columns=[c for c in ("factors",) if c in df]).to_csv(run / "episodes.csv", index=False)
+    assert report(tmp_path)["factors"].tolist() == ["nominal"]
