@@ -175,6 +175,8 @@ def breaking_points(episodes: pd.DataFrame) -> pd.DataFrame:
     for (*split, axis), curve in axes.curves(_ok(episodes), CURVE_SPLIT).items():
         for agent, g in curve.groupby("agent", sort=True):
             rates = g.groupby("level", sort=False)["success"].mean()
+            order = list(axes.AXES[axis].valid) if axes.categorical(axis) else sorted(rates.index, key=float)
+            rates = rates.reindex([v for v in order if v in rates.index])
             base = {**dict(zip(CURVE_SPLIT, split)), "axis": axis, "unit": axes.unit(axis), "agent": agent,
                     "levels": ";".join(str(v) for v in rates.index), "n": len(g),
                     "rates": ";".join(f"{v:.2f}" for v in rates.values)}

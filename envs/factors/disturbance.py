@@ -3,9 +3,9 @@
 The seed article's tool agent planned once and could not react to a world that changes; this axis tests
 exactly that.  Per episode a horizontal direction is drawn; the first time the end effector comes within
 ``TRIGGER_DISTANCE_M`` of the cube (and the cube is not held), the cube jumps that far in that direction,
-keeping its height and orientation.  A landing spot on another object or off the widened workspace is
-turned by 90 degree steps until one is free; if none is, the cube stays (the episode says so in
-``info["factors"]["disturbance"]``).
+keeping its height and orientation.  A landing spot on another cube, on the task's goal mat or off the
+widened workspace is turned by 30 degree steps (nearest first) until one is free; if none is, the cube stays
+(the episode says so in ``info["factors"]["disturbance"]``).  Other mats are flat: the cube may land on one.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from envs.factors import Effect, register
 from envs.scene import MAT_RADIUS_M
 
 TRIGGER_DISTANCE_M = 0.08  # end effector to cube centre, 3-D: early in a top-down approach's descent
-WORKSPACE_MARGIN_M = 0.04  # the cube may land this far outside the task's layout workspace
-TURNS_RAD = (0.0, np.pi / 2, np.pi, 3 * np.pi / 2)
+WORKSPACE_MARGIN_M = 0.05  # the cube may land this far outside the task's layout workspace
+TURNS_RAD = tuple(np.deg2rad([0, 30, -30, 60, -60, 90, -90, 120, -120, 150, -150, 180]))  # nearest first
 CM_PER_M = 100.0
 
 
@@ -56,7 +56,9 @@ class Disturbance(Effect):
         d = self.config.disturbance_cm / CM_PER_M
         ws, scene = env.task.config.workspace, env.handle
         others = [(scene.block_pos(c)[:2], 2 * BLOCK_FOOTPRINT_RADIUS_M) for c in scene.active_blocks if c != color]
-        others += [(scene.mat_pos(c)[:2], MAT_RADIUS_M + BLOCK_FOOTPRINT_RADIUS_M) for c in scene.active_mats]
+        goals = set(env.task.roles.values())
+        others += [(scene.mat_pos(c)[:2], MAT_RADIUS_M + BLOCK_FOOTPRINT_RADIUS_M) for c in scene.active_mats
+                   if c in goals]
         for turn in TURNS_RAD:
             a = self.angle + turn
             q = xy + d * np.array([np.cos(a), np.sin(a)])
