@@ -44,3 +44,17 @@ def test_the_agent_does_not_change_the_scene():
         env.close()
     assert np.array_equal(firsts[0]["images"]["primary"], firsts[1]["images"]["primary"])
     assert np.array_equal(firsts[0]["joint_pos"], firsts[1]["joint_pos"])
+
+
+@pytest.fixture(scope="module")
+def default_first():
+    return _first({}, 7)
+
+
+@pytest.mark.parametrize("axis", sorted(AXES))
+def test_an_axis_at_its_nominal_value_is_a_no_op(axis, default_first):
+    obs, cal, poses = _first({axis: AXES[axis].nominal}, 7)
+    assert np.array_equal(obs["images"]["primary"], default_first[0]["images"]["primary"])
+    assert np.array_equal(obs["joint_pos"], default_first[0]["joint_pos"])
+    assert obs["instruction"] == default_first[0]["instruction"] and cal == default_first[1]
+    assert poses == default_first[2]
