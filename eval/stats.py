@@ -56,8 +56,9 @@ def paired_table(success_a, success_b) -> Paired:
 def newcombe_paired(t: Paired, alpha: float = ALPHA) -> tuple[float, float]:
     """Interval of the difference of paired proportions: Newcombe (1998, Statistics in Medicine 17: 2635),
     method 10, built from the two marginal Wilson intervals (statsmodels) and the phi correlation of the
-    table.  With no correlation (phi = 0) it is statsmodels' unpaired Newcombe interval
-    (``confint_proportions_2indep(method="newcomb")``), which the tests check."""
+    table with Newcombe's correction (as in Fagerland, Lydersen and Laake 2017, ch. 8, whose worked example
+    the tests reproduce).  With phi = 0 it is statsmodels' unpaired Newcombe interval
+    (``confint_proportions_2indep(method="newcomb")``), which the tests check too."""
     n = t.n
     if n == 0:
         return float("nan"), float("nan")
@@ -66,7 +67,12 @@ def newcombe_paired(t: Paired, alpha: float = ALPHA) -> tuple[float, float]:
     l1, u1 = wilson(k1, n, alpha)
     l2, u2 = wilson(k2, n, alpha)
     denom = math.sqrt(k1 * (n - k1) * k2 * (n - k2))
-    phi = (t.both * t.neither - t.only_a * t.only_b) / denom if denom > 0 else 0.0
+    cross = float(t.both * t.neither - t.only_a * t.only_b)
+    if cross > n / 2:  # Newcombe's continuity correction of phi: ad - bc - n/2, and 0 in [0, n/2]
+        cross -= n / 2
+    elif cross >= 0:
+        cross = 0.0
+    phi = cross / denom if denom > 0 else 0.0
     d = p1 - p2
     delta = math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
     eps = math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))

@@ -48,9 +48,17 @@ def test_wilson_edges():
 
 
 def test_paired_interval_without_correlation_is_statsmodels_newcombe():
-    t = Paired(both=4, only_a=2, only_b=6, neither=3)  # ad = bc: phi = 0
+    t = Paired(both=4, only_a=2, only_b=6, neither=3)  # ad - bc = 0: phi = 0
     lo, hi = confint_proportions_2indep(6, 15, 10, 15, method="newcomb", compare="diff")
     assert newcombe_paired(t) == pytest.approx((lo, hi), abs=1e-12)
+
+
+def test_paired_interval_and_mcnemar_reproduce_a_published_worked_example():
+    """Cavo et al. (2012) in Fagerland, Lydersen & Laake (2017), ch. 8: pairs 59, 6, 16, 80; Newcombe's
+    square-and-add interval -0.1186 to -0.0046, exact McNemar P = 0.052479."""
+    t = Paired(59, 6, 16, 80)
+    assert newcombe_paired(t) == pytest.approx((-0.1186, -0.0046), abs=5e-5)
+    assert mcnemar_exact(t) == pytest.approx(0.052479, abs=5e-7)
 
 
 def test_paired_interval_narrows_with_agreement_and_holds_the_difference():
