@@ -58,7 +58,7 @@ def grasp_yaw(block_R: np.ndarray, xy: np.ndarray) -> float:
 
 
 class OracleAgent(PrivilegedAgent):
-    """Scripted pick / place / stack from ground truth (privileged)."""
+    """Scripted pick-and-place steps (the task's subgoals, in order) from ground truth (privileged)."""
 
     def __init__(self, env=None, settings: OracleSettings = OracleSettings()):
         self.settings = settings
@@ -77,6 +77,7 @@ class OracleAgent(PrivilegedAgent):
     def reset(self, instruction: str, calibration: Mapping[str, Calibration] | None = None) -> None:
         if self.env is None:
             raise AgentError("OracleAgent needs the env: call agent.bind(env) before reset()")
+        self.subgoals, self._k = self.env.task.subgoals(), 0
         self.plan = self._make_plan()
         self._i, self._held = 0, 0
         self.replans, self._close_at = 0, CLOSE_WAYPOINT
@@ -84,18 +85,22 @@ class OracleAgent(PrivilegedAgent):
 
     # --- planning ----------------------------------------------------------
     def _make_plan(self) -> list[Waypoint]:
-        task, scene = self.env.task, self.env.handle
-        p = scene.block_pos(task.roles["block"])
+        """Pick and put of the current subgoal, from where things are now."""
+        sg, scene = self.subgoals[self._k], self.env.handle
+        p = scene.block_pos(sg.block)
         self._grasp_xy = p[:2].copy()
-        yaw = grasp_yaw(scene.block_rot(task.roles["block"]), p[:2])
+        yaw = grasp_yaw(scene.block_rot(sg.block), p[:2])
         plan = self._pick(p, yaw)
-        if "target" in task.roles:  # place, place_single: onto the named mat
-            goal = scene.mat_pos(task.roles["target"])
+        if sg.onto == "mat":  # onto the named mat
+            goal = scene.mat_pos(sg.ref)
             goal[2] = TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M
             plan += self._put(goal, yaw)
-        elif "base" in task.roles:  # stack: onto the named cube
-            goal = scene.block_pos(task.roles["base"])
+        elif sg.onto == "block":  # onto the named cube
+            goal = scene.block_pos(sg.ref)
             goal[2] += 2 * BLOCK_HALF_SIZE_M
+            plan += self._put(goal, yaw)
+        elif sg.onto == "point":  # onto the table at a spot
+            goal = np.array([*sg.xy, TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M])
             plan += self._put(goal, yaw)
         return plan
 
@@ -129,6 +134,10 @@ class OracleAgent(PrivilegedAgent):
         if self._held > wp.hold_steps and self._i < len(self.plan) - 1:
             self._i, self._held = self._i + 1, 0
             self.motion.new_target()
+        elif self._held > wp.hold_steps and self._k < len(self.subgoals) - 1:  # next step of a multi-step task
+            self._k += 1
+            self.plan, self._i, self._held, self._close_at = self._make_plan(), 0, 0, CLOSE_WAYPOINT
+            self.motion.new_target()
         return self.motion.action(wp.yaw, wp.gripper)
 
     def _follow_the_cube(self) -> None:
@@ -136,7 +145,7 @@ class OracleAgent(PrivilegedAgent):
         from where the gripper is and plan the rest again from the world as it is now."""
         if self._i >= self._close_at:
             return
-        xy = self.env.handle.block_pos(self.env.task.roles["block"])[:2]
+        xy = self.env.handle.block_pos(self.subgoals[self._k].block)[:2]
         if np.linalg.norm(xy - self._grasp_xy) <= REPLAN_TOLERANCE_M:
             return
         here, wp = self.motion.cmd, self.plan[self._i]

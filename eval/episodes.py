@@ -138,10 +138,12 @@ def check_agent(agent: Any, name: str) -> None:
 
 
 def env_settings(cfg: DictConfig) -> EnvSettings:
+    from envs.tasks import TASKS
     from eval.schema import env_configs
 
     task, task_config, camera, scene, factors = env_configs(cfg)
-    return EnvSettings(task, task_config, camera, scene, int(cfg.max_steps), factors,
+    max_steps = cfg.max_steps or TASKS[task].max_episode_steps or envs.DEFAULT_MAX_EPISODE_STEPS
+    return EnvSettings(task, task_config, camera, scene, int(max_steps), factors,
                        tuple(cfg.agent.get("obs_cameras", ["primary"])), tuple(cfg.agent.get("depth_cameras", [])))
 
 

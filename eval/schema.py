@@ -28,7 +28,6 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
-import envs
 from envs.cameras import CALIBRATION_MODES, PERTURBATIONS, CameraConfig
 from envs.errors import ConfigError, check_choice
 from envs.factors import FactorsConfig, make_factors
@@ -103,7 +102,7 @@ class _EnvRunConf:
     scene: Any = field(default_factory=SceneConf)
     factors: Any = field(default_factory=FactorsConf)  # perturbation axes beyond the camera (envs.factors.AXES)
     seed: int = 0  # base seed; episode i's scene (and the agent's own stream) derive from (seed, i) only
-    max_steps: int = envs.DEFAULT_MAX_EPISODE_STEPS  # control steps per episode
+    max_steps: Optional[int] = None  # control steps per episode; null: the task's (Task.max_episode_steps or 200)
 
 
 @dataclass
@@ -175,7 +174,8 @@ def env_configs(cfg: DictConfig) -> tuple[str, TaskConfig, CameraConfig, SceneCo
 def validate(cfg: DictConfig) -> None:
     """Checks types cannot express; raises ConfigError naming the valid range or choices."""
     _in_range("episodes", cfg.episodes, 1, MAX_EPISODES)
-    _in_range("max_steps", cfg.max_steps, 1, MAX_STEPS_LIMIT)
+    if cfg.max_steps is not None:
+        _in_range("max_steps", cfg.max_steps, 1, MAX_STEPS_LIMIT)
     _in_range("seed", cfg.seed, 0, 2**63 - 1)
     if "workers" in cfg and cfg.workers is not None:
         _in_range("workers", cfg.workers, 1, MAX_WORKERS)

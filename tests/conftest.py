@@ -10,6 +10,12 @@ def make_env():
     made = []
 
     def _make(**kwargs):
+        if "max_episode_steps" not in kwargs:  # the task's own horizon, as the harness gives it
+            from envs.tasks import TASKS
+
+            own = TASKS.get(kwargs.get("task", "place"))
+            if own is not None and own.max_episode_steps:
+                kwargs["max_episode_steps"] = own.max_episode_steps
         env = gym.make(envs.ENV_ID, **kwargs)
         made.append(env)
         return env

@@ -43,7 +43,10 @@ def test_camera_scene_and_run_defaults_are_the_envs(compose_run):
     cfg = compose_run()
     assert _values(cfg.camera) == dataclasses.asdict(CameraConfig())
     assert _values(cfg.scene) == dataclasses.asdict(SceneConfig())
-    assert cfg.max_steps == envs.DEFAULT_MAX_EPISODE_STEPS
+    assert cfg.max_steps is None and env_settings(cfg).max_steps == envs.DEFAULT_MAX_EPISODE_STEPS
+    for task in TASKS:  # null: the task's own horizon, or the env's
+        own = TASKS[task].max_episode_steps or envs.DEFAULT_MAX_EPISODE_STEPS
+        assert env_settings(compose_run(f"task={task}")).max_steps == own
     assert cfg.task.name.name == DEFAULT_TASK == WidowXTabletopEnv.__init__.__defaults__[0]
     built = env_settings(cfg)
     assert (built.task_config, built.camera, built.scene) == (TASKS[DEFAULT_TASK].default_config(), CameraConfig(),

@@ -81,7 +81,7 @@ def test_fixed_paraphrase_and_distractor_count(make_env):
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    ({"task": "sort"}, ["pick", "place", "stack"]),
+    ({"task": "juggle"}, ["pick", "place", "stack", "sort", "tower", "place_rel"]),
     ({"camera": "tilted"}, ["nominal", "shifted", "rotated", "zoomed", "far", "orbit"]),
     ({"calibration": "stale"}, ["true", "nominal"]),
     ({"control_mode": "torque"}, ["ee_pose", "joint_pos"]),

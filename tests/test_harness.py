@@ -107,7 +107,7 @@ def test_hanging_episode_times_out(tmp_path):
 @pytest.mark.parametrize("override, words", [
     ("camera.calibration=stale", ["nominal", "true"]),
     ("camera.name=tilted", ["nominal", "shifted", "rotated", "zoomed", "far", "orbit"]),
-    ("task=sort", ["pick", "place", "stack"]),
+    ("task=juggle", ["pick", "place", "stack", "sort", "tower", "place_rel"]),
     ("scene.visual=fancy", ["lean", "shadows"]),
     ("episodes=0", ["episodes must be within [1, 1000000]"]),
     ("episodes=100000000000", ["episodes must be within [1, 1000000]"]),

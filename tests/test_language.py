@@ -21,7 +21,6 @@ TRAIN = {  # the paraphrases before instruction sets existed: train must stay th
               "place the {block} cube on the {base} cube", "stack the {block} cube on top of the {base} one"),
 }
 TRAIN["place_single"] = TRAIN["place"]
-TRAIN_VERBS = {"pick", "lift", "grab", "place", "put", "move", "set", "stack"}
 
 
 def _words(template: str) -> set[str]:
@@ -32,16 +31,17 @@ def _words(template: str) -> set[str]:
 def test_every_task_has_every_set(task):
     sets = TASKS[task].instruction_sets
     assert tuple(sets) == LANGUAGE_SETS
-    assert sets["train"] == TRAIN[task] == TASKS[task].templates
-    fields = set(re.findall(r"\{(\w+)\}", " ".join(TRAIN[task])))
+    assert sets["train"] == TASKS[task].templates == TRAIN.get(task, sets["train"])  # the old tasks' are pinned
+    fields = set(re.findall(r"\{(\w+)\}", " ".join(sets["train"])))
     for name, templates in sets.items():
         assert len(templates) >= 4 and len(set(templates)) == len(templates), name
         for t in templates:
             assert set(re.sub(r"\{\w+\}", "red", t)) <= INSTRUCTION_CHARSET, (name, t)
             assert set(re.findall(r"\{(\w+)\}", t)) == fields, (name, t)  # every role named, no other
     assert not set(sets["heldout"]) & set(sets["train"])
+    verbs = {t.split()[0] for t in sets["train"]} | {"pick", "lift", "grab", "place", "put", "move", "set"}
     for t in sets["heldout"]:
-        assert not _words(t) & TRAIN_VERBS, t  # other verbs than train's
+        assert not _words(t) & verbs, t  # other verbs than train's
         assert not _words(t) & {"block", "cube", "mat", "target"}, t  # and other nouns
 
 

@@ -4,9 +4,13 @@ from envs.errors import check_choice
 from envs.tasks.base import Task, TaskConfig
 from envs.tasks.pick import PickTask
 from envs.tasks.place import PlaceSingleTask, PlaceTask
+from envs.tasks.place_rel import PlaceRelTask
+from envs.tasks.sort import SortTask
 from envs.tasks.stack import StackTask
+from envs.tasks.tower import TowerTask
 
-TASKS: dict[str, type[Task]] = {t.name: t for t in (PickTask, PlaceTask, PlaceSingleTask, StackTask)}
+TASKS: dict[str, type[Task]] = {t.name: t for t in (PickTask, PlaceTask, PlaceSingleTask, StackTask, PlaceRelTask,
+                                                     SortTask, TowerTask)}
 
 
 def make_task(name: str, config: TaskConfig | dict | None = None, language: str = "train") -> Task:
@@ -17,4 +21,5 @@ def make_task(name: str, config: TaskConfig | dict | None = None, language: str 
     return cls(config, language)
 
 
-__all__ = ["TASKS", "Task", "TaskConfig", "PickTask", "PlaceTask", "PlaceSingleTask", "StackTask", "make_task"]
+__all__ = ["TASKS", "Task", "TaskConfig", "PickTask", "PlaceTask", "PlaceSingleTask", "StackTask", "PlaceRelTask",
+           "SortTask", "TowerTask", "make_task"]

@@ -42,6 +42,20 @@ class TaskConfig:
             raise ConfigError(f"settle_steps must be >= 1, got {self.settle_steps}")
 
 
+@dataclass(frozen=True)
+class Subgoal:
+    """One pick-and-place step that solves (part of) an episode: move cube ``block`` onto ``onto``.
+
+    ``onto``: ``"mat"`` / ``"block"`` (the mat or cube of colour ``ref``), ``"point"`` (the table at ``xy``,
+    metres) or None (lift it and hold it).  Ground truth, for the privileged oracle only.
+    """
+
+    block: str
+    onto: str | None = None
+    ref: str | None = None
+    xy: tuple[float, float] | None = None
+
+
 class Task(abc.ABC):
     """A language-conditioned manipulation task.
 
@@ -59,6 +73,8 @@ class Task(abc.ABC):
     success_terms: ClassVar[tuple[str, ...]]
     # TaskConfig values this task uses when the caller leaves them out.
     config_defaults: ClassVar[dict] = {}
+    # control steps an episode gets by default (the harness's max_steps=null); None: the env's default
+    max_episode_steps: ClassVar[int | None] = None
 
     @classmethod
     def default_config(cls, **overrides) -> TaskConfig:
@@ -96,9 +112,21 @@ class Task(abc.ABC):
             scene.place_block(c, p, yaw)
         self.roles = dict(zip(self.role_blocks, block_colors))
         self.roles.update(zip(self.role_mats, mat_colors))
-        self.template_index = int(rng.integers(len(self.active_templates))) if cfg.instruction_template is None \
-            else cfg.instruction_template
+        self._draw_template(rng)
+
+    def _draw_template(self, rng: np.random.Generator) -> None:
+        """The paraphrase (drawn, or the fixed ``instruction_template``) and a fresh settle counter."""
+        t = self.config.instruction_template
+        self.template_index = int(rng.integers(len(self.active_templates))) if t is None else t
         self._held, self._last_step = 0, -1
+
+    def subgoals(self) -> list[Subgoal]:
+        """The steps that solve this episode, in order (privileged: the oracle's plan)."""
+        if "target" in self.roles:
+            return [Subgoal(self.roles["block"], "mat", self.roles["target"])]
+        if "base" in self.roles:
+            return [Subgoal(self.roles["block"], "block", self.roles["base"])]
+        return [Subgoal(self.roles["block"])]
 
     @property
     def instruction(self) -> str:
