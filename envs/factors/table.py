@@ -2,9 +2,10 @@
 
 The texture is compiled in only when ``table_contrast`` is off nominal; per episode its kind is drawn from
 ``factors.table_textures`` and its pattern from the episode's stream, written into the model's texture
-memory and sent to the renderers.  The table's nominal colour is the base; ``table_contrast`` scales the
-pattern's swing around it (0: plain, 1: from black to twice the base, clipped).  With ``table_image`` the
-image (resized to the texture) is blended over the base colour with weight ``table_contrast``.
+memory and sent to the renderers.  The table's nominal colour is the base (a plain texture renders like
+the plain table); ``table_contrast`` scales the pattern's swing around it (0: plain, 1: from black to
+twice the base, clipped).  With ``table_image`` the image (resized to the texture) is blended over the
+base colour with weight ``table_contrast``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ MATERIAL = "table_patterned"
 SIZE_PX = 256  # texture width and height
 REPEAT = (2.0, 2.0)  # texture repeats over the table top (a 0.8 x 1.0 m top: ~40-50 cm per tile)
 BASE_RGB = np.array([0.62, 0.48, 0.34])  # the table's nominal colour (envs.scene: material table_wood)
+# MuJoCo clamps a material's lit colour to 1 before it multiplies the texture, and the lights brighten the
+# table ~1.5x: a white material would render the texture ~30% darker than the plain table.  A grey material
+# at the base's brightest channel and a texture of base / grey render a plain texture like the plain table.
+MATERIAL_GREY = float(BASE_RGB.max())
 WOOD_RINGS = (6.0, 14.0)  # rings across the texture
 CLOTH_THREADS = (24, 48)  # threads across the texture
 CHECKER_SQUARES = (4, 12)  # squares across the texture
@@ -75,9 +80,10 @@ class TableTexture(Effect):
                                   "existing PNG or JPEG file, or leave it unset for procedural textures") from e
 
     def build(self, spec: mujoco.MjSpec) -> None:
+        plain = (BASE_RGB / MATERIAL_GREY).tolist()
         spec.add_texture(name=TEXTURE, type=mujoco.mjtTexture.mjTEXTURE_2D, builtin=mujoco.mjtBuiltin.mjBUILTIN_FLAT,
-                         width=SIZE_PX, height=SIZE_PX, rgb1=BASE_RGB.tolist(), rgb2=BASE_RGB.tolist())
-        material = spec.add_material(name=MATERIAL, rgba=[1.0, 1.0, 1.0, 1.0], specular=0.1, shininess=0.1,
+                         width=SIZE_PX, height=SIZE_PX, rgb1=plain, rgb2=plain)
+        material = spec.add_material(name=MATERIAL, rgba=[MATERIAL_GREY] * 3 + [1.0], specular=0.1, shininess=0.1,
                                      texrepeat=list(REPEAT), texuniform=False)
         material.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = TEXTURE
         spec.geom("table_top").material = MATERIAL
@@ -94,6 +100,6 @@ class TableTexture(Effect):
         else:
             kind = c.table_textures[int(rng.integers(len(c.table_textures)))]
             rgb = BASE_RGB * (1.0 + c.table_contrast * pattern(kind, rng)[..., None])
-        data = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+        data = np.clip(np.rint(rgb / MATERIAL_GREY * 255.0), 0, 255).astype(np.uint8)
         env.model.tex_data[self.adr:self.adr + self.size] = data.reshape(-1)
         env.upload_texture(self.texid)
