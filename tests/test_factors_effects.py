@@ -156,5 +156,8 @@ def test_table_texture_is_drawn_per_episode_and_a_user_image_is_used(tmp_path):
     Image.fromarray(np.tile(np.array([[[0, 0, 255]]], np.uint8), (32, 32, 1))).save(path)
     blue = _env({"table_contrast": 1.0, "table_image": str(path)}).reset(seed=1)[0]["images"]["primary"]
     assert blue[200:, :, 2].mean() > blue[200:, :, 0].mean() + 50  # the table (lower rows) is now blue
-    with pytest.raises(ConfigError, match="cannot be read as an image"):
+    with pytest.raises(ConfigError, match="is not a file"):
         _env({"table_contrast": 0.5, "table_image": str(tmp_path / "missing.png")})
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(ConfigError, match="cannot be read as an image"):
+        _env({"table_contrast": 0.5, "table_image": str(tmp_path / "notes.txt")})

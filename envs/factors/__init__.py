@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Union
 
 import numpy as np
@@ -140,6 +141,9 @@ class FactorsConfig:
             raise ConfigError(f"factors.table_textures must name at least one of {', '.join(TABLE_TEXTURES)}")
         for kind in self.table_textures:
             check_choice("factors.table_textures entry", kind, TABLE_TEXTURES)
+        if self.table_image is not None and not Path(self.table_image).expanduser().is_file():
+            raise ConfigError(f"factors.table_image={self.table_image} is not a file; give a PNG or JPEG image "
+                              "(it is blended in by factors.table_contrast) or leave it unset")
 
     def off_nominal(self) -> dict[str, Level]:
         """The axes not at their nominal value, by name."""
