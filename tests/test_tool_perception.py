@@ -65,7 +65,13 @@ def test_detect_color_ignores_the_table_and_missing_colours(make_env):
     assert len(missing) == 4 and all(detect_color(image, c, "x") is None for c in missing)
 
 
-@pytest.mark.parametrize("task", sorted(TASKS))
+# The classic parser's rules cover tasks whose roles are a cube, a base cube and a mat; the relational and
+# multi-step tasks (place_rel's reference, tower's order) are beyond them (issue 13 extends the rules).
+PARSED_TASKS = sorted(t for t, cls in TASKS.items() if set(cls.role_blocks + cls.role_mats) <= {"block", "base",
+                                                                                                  "target"})
+
+
+@pytest.mark.parametrize("task", PARSED_TASKS)
 def test_every_paraphrase_parses_to_the_task_roles(task):
     cls = TASKS[task]
     roles = {"block": "red", "base": "green", "target": "blue"}
