@@ -60,6 +60,12 @@ class SceneHandle:
         self.active_mats.append(color)
 
     # --- ground truth ------------------------------------------------------
+    def placed_xy(self, color: str) -> np.ndarray:
+        """Where the cube of ``color`` was put (its state), valid before the next ``mj_forward`` updates
+        ``block_pos``: for layout code that runs between placing objects and the physics."""
+        a = self._block_qadr[color]
+        return self.data.qpos[a:a + 2].copy()
+
     def block_pos(self, color: str) -> np.ndarray:
         return self.data.xpos[self._block_body[color]].copy()
 

@@ -230,7 +230,7 @@ class WidowXTabletopEnv(gym.Env):
 
     def upload_texture(self, texid: int) -> None:
         """Send texture ``texid`` of the model to every renderer already made (new ones read the model)."""
-        for r in self._renderers.values():
+        for r in self._renderers.values():  # mujoco.Renderer has no public upload: its context, as it renders
             r._gl_context.make_current()
             mujoco.mjr_uploadTexture(self.model, r._mjr_context, texid)
 

@@ -18,6 +18,7 @@ from envs.errors import SimulationError
 from envs.factors import Effect, register
 from envs.randomization import LAYOUT_MAX_TRIES
 from envs.scene import COLORS, MAT_RADIUS_M, SHELF_Z_M, TABLE_TOP_Z_M, WORLD_CONAFFINITY, WORLD_CONTYPE
+from envs.tasks.base import BLOCK_FOOTPRINT_RADIUS_M
 
 WORKSPACE_MARGIN_M = 0.05  # clutter may stand this far outside the task's layout workspace
 GRASP_CLEARANCE_M = 0.02  # extra room kept around each cube for open fingers: clutter confuses, it does not wall in
@@ -88,13 +89,10 @@ class Clutter(Effect):
         self.data.qvel[v:v + 6] = 0.0
 
     def reset(self, env, rng: np.random.Generator) -> None:
-        from envs.tasks.base import BLOCK_FOOTPRINT_RADIUS_M
-
         for (s, k) in self.qadr:
             self._set((s, k), self._park(s, k), 0.0)
-        mujoco.mj_kinematics(env.model, env.data)  # body positions of the layout the task just wrote
         scene, ws = env.handle, env.task.config.workspace
-        taken = [(scene.block_pos(c)[:2], BLOCK_FOOTPRINT_RADIUS_M + GRASP_CLEARANCE_M) for c in scene.active_blocks]
+        taken = [(scene.placed_xy(c), BLOCK_FOOTPRINT_RADIUS_M + GRASP_CLEARANCE_M) for c in scene.active_blocks]
         taken += [(scene.mat_pos(c)[:2], MAT_RADIUS_M) for c in scene.active_mats]
         colors = list(COLORS)
         self.placed = []

@@ -15,6 +15,7 @@ import numpy as np
 
 from envs.factors import Effect, register
 from envs.scene import MAT_RADIUS_M
+from envs.tasks.base import BLOCK_FOOTPRINT_RADIUS_M
 
 TRIGGER_DISTANCE_M = 0.08  # end effector to cube centre, 3-D: early in a top-down approach's descent
 WORKSPACE_MARGIN_M = 0.05  # the cube may land this far outside the task's layout workspace
@@ -51,8 +52,6 @@ class Disturbance(Effect):
         return {"disturbance": self.state}
 
     def _landing(self, env, color: str, xy: np.ndarray) -> np.ndarray | None:
-        from envs.tasks.base import BLOCK_FOOTPRINT_RADIUS_M
-
         d = self.config.disturbance_cm / CM_PER_M
         ws, scene = env.task.config.workspace, env.handle
         others = [(scene.block_pos(c)[:2], 2 * BLOCK_FOOTPRINT_RADIUS_M) for c in scene.active_blocks if c != color]

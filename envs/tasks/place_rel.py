@@ -83,24 +83,19 @@ class PlaceRelTask(Task):
             for rel in rng.permutation(list(DIRECTIONS)):
                 if self._goal_is_free(scene, str(rel)) and not self._already_there(scene, str(rel)):
                     self.relation = str(rel)
-                    self.reference_start = self._xy(scene, self.roles["reference"])
+                    self.reference_start = scene.placed_xy(self.roles["reference"])
                     return
         raise SimulationError(f"{self.name}: no layout with a free goal region in {MAX_LAYOUTS} draws; "
                               "widen the workspace or use fewer distractors")
 
-    @staticmethod
-    def _xy(scene: SceneHandle, color: str) -> np.ndarray:
-        """A cube's centre from the state the layout just wrote (body positions update only in mj_forward)."""
-        return scene.data.qpos[scene._block_qadr[color]:scene._block_qadr[color] + 2].copy()
-
     def _already_there(self, scene: SceneHandle, relation: str) -> bool:
         """Whether the cube starts inside the relation's region (an instruction with nothing to do)."""
-        offset = self._xy(scene, self.roles["block"]) - self._xy(scene, self.roles["reference"])
+        offset = scene.placed_xy(self.roles["block"]) - scene.placed_xy(self.roles["reference"])
         return in_region(offset, relation)
 
     def goal_xy(self, scene: SceneHandle, relation: str | None = None) -> np.ndarray:
         d = np.array(DIRECTIONS[relation or self.relation])
-        return self._xy(scene, self.roles["reference"]) + GOAL_ALONG_M * d
+        return scene.placed_xy(self.roles["reference"]) + GOAL_ALONG_M * d
 
     def _goal_is_free(self, scene: SceneHandle, relation: str) -> bool:
         ws, goal = self.config.workspace, self.goal_xy(scene, relation)
@@ -108,7 +103,7 @@ class PlaceRelTask(Task):
                   and ws.y.low - GOAL_MARGIN_M <= goal[1] <= ws.y.high + GOAL_MARGIN_M)
         others = [c for c in scene.active_blocks if c not in (self.roles["block"], self.roles["reference"])]
         clear = 2 * BLOCK_FOOTPRINT_RADIUS_M + self.config.workspace.clearance_m
-        return inside and all(np.linalg.norm(goal - self._xy(scene, c)) >= clear for c in others) \
+        return inside and all(np.linalg.norm(goal - scene.placed_xy(c)) >= clear for c in others) \
             and all(np.linalg.norm(goal - scene.mat_pos(c)[:2]) >= clear for c in scene.active_mats)
 
     @property
