@@ -71,48 +71,13 @@ class Axis:
         return v
 
 
-_AXES = (
-    Axis("light_intensity", "x nominal", 1.0, (0.1, 2.0), 0.2,
-         "every light (key, fill, headlight) scaled by this factor"),
-    Axis("light_direction_deg", "deg", 0.0, (0.0, 65.0), 60.0,
-         "key light tilted this far from its nominal direction, toward an azimuth drawn per episode"),
-    Axis("light_temperature_k", "K", 6500.0, (1500.0, 15000.0), 2000.0,
-         "colour temperature of every light (6500 K renders white)"),
-    Axis("table_contrast", "fraction", 0.0, (0.0, 1.0), 1.0,
-         "contrast of a procedural table texture (kind drawn per episode from factors.table_textures), "
-         "or the weight of factors.table_image"),
-    Axis("object_hue_deg", "deg", 0.0, (0.0, 15.0), 12.0,
-         "each named colour's hue shifted by up to this much (drawn per colour per episode)"),
-    Axis("object_saturation", "fraction", 0.0, (0.0, 0.6), 0.5,
-         "each named colour's saturation scaled by 1 +- up to this fraction"),
-    Axis("object_value", "fraction", 0.0, (0.0, 0.6), 0.5,
-         "each named colour's brightness (HSV value) scaled by 1 +- up to this fraction"),
-    Axis("clutter", "objects", 0.0, (0.0, 5.0), 4.0,
-         "non-task objects (cylinders, spheres, low boxes) in palette colours, which may share a target's colour",
-         integer=True),
-    Axis("pixel_noise_sigma", "0-255", 0.0, (0.0, 80.0), 40.0,
-         "Gaussian noise added to every observed pixel (standard deviation, 0-255 units)"),
-    Axis("blur_px", "px", 0.0, (0.0, 8.0), 4.0, "Gaussian blur of the observed images (standard deviation)"),
-    Axis("jpeg_quality", "quality", 100.0, (5.0, 100.0), 10.0,
-         "observed images JPEG-compressed at this quality (100: not compressed)", integer=True),
-    Axis("robot_init_rad", "rad", 0.0, (0.0, 0.5), 0.3,
-         "each arm joint's initial position offset from home by up to this much"),
-    Axis("language", "instruction set", "train", LANGUAGE_SETS, "heldout",
-         "the task's instruction templates: train, heldout (wording never in train), synonyms, verbose"),
-    Axis("disturbance_cm", "cm", 0.0, (0.0, 10.0), 8.0,
-         "the task's cube pushed this far in a random horizontal direction when the gripper first comes near it"),
-    Axis("calibration_error_mm", "mm", 0.0, (0.0, 50.0), 20.0,
-         "the reported calibration's camera position off by this much, in a random direction"),
-    Axis("calibration_error_deg", "deg", 0.0, (0.0, 10.0), 3.0,
-         "the reported calibration's camera orientation off by this much, about a random axis"),
-)
-AXES: dict[str, Axis] = {a.name: a for a in _AXES}
 TABLE_TEXTURES = ("wood", "cloth", "checker", "noise")
 
 
 @dataclass(frozen=True)
 class FactorsConfig:
-    """One value per axis of :data:`AXES` (all nominal by default), plus the options of some axes."""
+    """One value per axis of :data:`AXES`, plus the options of some axes.  Each field's default is its axis's
+    nominal value (no change), written here once; an ``int`` field is an axis of whole numbers."""
 
     light_intensity: float = 1.0
     light_direction_deg: float = 0.0
@@ -153,6 +118,49 @@ class FactorsConfig:
         """``nominal``, or the off-nominal axes as ``name=value`` joined by ``;`` (the ``factors`` column)."""
         off = self.off_nominal()
         return ";".join(f"{k}={_fmt(v)}" for k, v in off.items()) or "nominal"
+
+
+def _axis(name: str, unit: str, valid: tuple, maximum: Level, doc: str) -> Axis:
+    """The axis of ``FactorsConfig.<name>``: its nominal value and whether it counts come from that field."""
+    nominal = FactorsConfig.__dataclass_fields__[name].default
+    return Axis(name, unit, nominal, valid, maximum, doc, integer=type(nominal) is int)
+
+
+_AXES = (
+    _axis("light_intensity", "x nominal", (0.1, 2.0), 0.2,
+          "every light (key, fill, headlight) scaled by this factor"),
+    _axis("light_direction_deg", "deg", (0.0, 65.0), 60.0,
+          "key light tilted this far from its nominal direction, toward an azimuth drawn per episode"),
+    _axis("light_temperature_k", "K", (1500.0, 15000.0), 2000.0,
+          "colour temperature of every light (6500 K renders white)"),
+    _axis("table_contrast", "fraction", (0.0, 1.0), 1.0,
+          "contrast of a procedural table texture (kind drawn per episode from factors.table_textures), "
+          "or the weight of factors.table_image"),
+    _axis("object_hue_deg", "deg", (0.0, 15.0), 12.0,
+          "each named colour's hue shifted by up to this much (drawn per colour per episode)"),
+    _axis("object_saturation", "fraction", (0.0, 0.6), 0.5,
+          "each named colour's saturation scaled by 1 +- up to this fraction"),
+    _axis("object_value", "fraction", (0.0, 0.6), 0.5,
+          "each named colour's brightness (HSV value) scaled by 1 +- up to this fraction"),
+    _axis("clutter", "objects", (0.0, 5.0), 4.0,
+          "non-task objects (cylinders, spheres, low boxes) in palette colours, which may share a target's colour"),
+    _axis("pixel_noise_sigma", "0-255", (0.0, 80.0), 40.0,
+          "Gaussian noise added to every observed pixel (standard deviation, 0-255 units)"),
+    _axis("blur_px", "px", (0.0, 8.0), 4.0, "Gaussian blur of the observed images (standard deviation)"),
+    _axis("jpeg_quality", "quality", (5.0, 100.0), 10.0,
+          "observed images JPEG-compressed at this quality (100: not compressed)"),
+    _axis("robot_init_rad", "rad", (0.0, 0.5), 0.3,
+          "each arm joint's initial position offset from home by up to this much"),
+    _axis("language", "instruction set", LANGUAGE_SETS, "heldout",
+          "the task's instruction templates: train, heldout (wording never in train), synonyms, verbose"),
+    _axis("disturbance_cm", "cm", (0.0, 10.0), 8.0,
+          "the task's cube pushed this far in a random horizontal direction when the gripper first comes near it"),
+    _axis("calibration_error_mm", "mm", (0.0, 50.0), 20.0,
+          "the reported calibration's camera position off by this much, in a random direction"),
+    _axis("calibration_error_deg", "deg", (0.0, 10.0), 3.0,
+          "the reported calibration's camera orientation off by this much, about a random axis"),
+)
+AXES: dict[str, Axis] = {a.name: a for a in _AXES}
 
 
 def _fmt(v: Level) -> str:
