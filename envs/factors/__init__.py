@@ -123,6 +123,7 @@ class FactorsConfig:
 def _axis(name: str, unit: str, valid: tuple, maximum: Level, doc: str) -> Axis:
     """The axis of ``FactorsConfig.<name>``: its nominal value and whether it counts come from that field."""
     nominal = FactorsConfig.__dataclass_fields__[name].default
+    assert isinstance(nominal, (int, float, str)), f"FactorsConfig.{name} needs a plain default"
     return Axis(name, unit, nominal, valid, maximum, doc, integer=type(nominal) is int)
 
 
