@@ -44,6 +44,16 @@ class Workspace:
     def sample_xy(self, rng: np.random.Generator) -> np.ndarray:
         return np.array([self.x.sample(rng), self.y.sample(rng)])
 
+    def bounds(self, margin_m: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper (x, y) corners of the box widened by ``margin_m`` on every side."""
+        return (np.array([self.x.low - margin_m, self.y.low - margin_m]),
+                np.array([self.x.high + margin_m, self.y.high + margin_m]))
+
+    def contains(self, xy: np.ndarray, margin_m: float = 0.0) -> bool:
+        """Whether ``xy`` lies in the box widened by ``margin_m``."""
+        lo, hi = self.bounds(margin_m)
+        return bool(np.all(lo <= xy) and np.all(xy <= hi))
+
 
 # A cube is symmetric under 90 degree turns, so this covers every yaw.
 BLOCK_YAW_RAD = Range(-np.pi / 4, np.pi / 4)

@@ -109,8 +109,7 @@ class Clutter(Effect):
 
     @staticmethod
     def _free_spot(rng, ws, taken, radius: float) -> np.ndarray:
-        lo = np.array([ws.x.low - WORKSPACE_MARGIN_M, ws.y.low - WORKSPACE_MARGIN_M])
-        hi = np.array([ws.x.high + WORKSPACE_MARGIN_M, ws.y.high + WORKSPACE_MARGIN_M])
+        lo, hi = ws.bounds(WORKSPACE_MARGIN_M)
         for _ in range(LAYOUT_MAX_TRIES):
             xy = rng.uniform(lo, hi)
             if all(np.linalg.norm(xy - p) >= r + radius + ws.clearance_m for p, r in taken):

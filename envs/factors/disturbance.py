@@ -61,8 +61,7 @@ class Disturbance(Effect):
         for turn in TURNS_RAD:
             a = self.angle + turn
             q = xy + d * np.array([np.cos(a), np.sin(a)])
-            inside = (ws.x.low - WORKSPACE_MARGIN_M <= q[0] <= ws.x.high + WORKSPACE_MARGIN_M
-                      and ws.y.low - WORKSPACE_MARGIN_M <= q[1] <= ws.y.high + WORKSPACE_MARGIN_M)
-            if inside and all(np.linalg.norm(q - o) >= r + ws.clearance_m for o, r in others):
+            free = all(np.linalg.norm(q - o) >= r + ws.clearance_m for o, r in others)
+            if free and ws.contains(q, WORKSPACE_MARGIN_M):
                 return q
         return None

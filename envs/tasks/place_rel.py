@@ -99,8 +99,7 @@ class PlaceRelTask(Task):
 
     def _goal_is_free(self, scene: SceneHandle, relation: str) -> bool:
         ws, goal = self.config.workspace, self.goal_xy(scene, relation)
-        inside = (ws.x.low - GOAL_MARGIN_M <= goal[0] <= ws.x.high + GOAL_MARGIN_M
-                  and ws.y.low - GOAL_MARGIN_M <= goal[1] <= ws.y.high + GOAL_MARGIN_M)
+        inside = ws.contains(goal, GOAL_MARGIN_M)
         others = [c for c in scene.active_blocks if c not in (self.roles["block"], self.roles["reference"])]
         clear = 2 * BLOCK_FOOTPRINT_RADIUS_M + self.config.workspace.clearance_m
         return inside and all(np.linalg.norm(goal - scene.placed_xy(c)) >= clear for c in others) \
