@@ -94,15 +94,14 @@ class OracleAgent(PrivilegedAgent):
         if sg.onto == "mat":  # onto the named mat
             goal = scene.mat_pos(sg.ref)
             goal[2] = TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M
-            plan += self._put(goal, yaw)
         elif sg.onto == "block":  # onto the named cube
             goal = scene.block_pos(sg.ref)
             goal[2] += 2 * BLOCK_HALF_SIZE_M
-            plan += self._put(goal, yaw)
         elif sg.onto == "point":  # onto the table at a spot
             goal = np.array([*sg.xy, TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M])
-            plan += self._put(goal, yaw)
-        return plan
+        else:  # lift it and hold it (pick)
+            return plan
+        return plan + self._put(goal, yaw)
 
     def _pick(self, p: np.ndarray, yaw: float) -> list[Waypoint]:
         s, m = self.settings, self.settings.motion
