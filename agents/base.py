@@ -76,7 +76,8 @@ class PrivilegedAgent(Agent):
 class Reasoner(Protocol):
     """The tool agent's brain (``agents.tool``): points at what the instruction names, then plans
     function calls (``move``, ``setGripperState``) in one or more turns, each answered with its real
-    outcome.  Implementations: ``ClassicReasoner`` (offline rules), ``GeminiReasoner``."""
+    outcome, and judges from a fresh look whether the task is done.  Implementations: ``ClassicReasoner``
+    (offline rules), ``GeminiReasoner``."""
 
     name: str
 
@@ -88,6 +89,10 @@ class Reasoner(Protocol):
     def start_plan(self, image: np.ndarray, instruction: str, dets: list) -> list: ...  # list[Call]
 
     def continue_plan(self, results: list) -> list: ...  # CallResults of the last turn -> next calls
+
+    def check_done(self, image: np.ndarray, instruction: str) -> bool | None:
+        """After a plan, from a fresh look: whether the instruction is carried out; None leaves it to the
+        agent's geometric check of its own steps (the classic reasoner has no view of its own)."""
 
     def counters(self) -> dict[str, Any]: ...
 

@@ -28,7 +28,7 @@ from agents.motion import (
 )
 from envs.cameras import Calibration
 from envs.geometry import yaw_of_box
-from envs.scene import BLOCK_HALF_SIZE_M, TABLE_TOP_Z_M
+from envs.scene import TABLE_TOP_Z_M
 
 REPLAN_TOLERANCE_M = 0.01  # the cube moved farther than this from where the plan grasps it: plan again
 CLOSE_WAYPOINT = 2  # index of the "close the gripper" waypoint in a plan from _make_plan
@@ -91,14 +91,15 @@ class OracleAgent(PrivilegedAgent):
         self._grasp_xy = p[:2].copy()
         yaw = grasp_yaw(scene.block_rot(sg.block), p[:2])
         plan = self._pick(p, yaw)
+        half = scene.block_half(sg.block)
         if sg.onto == "mat":  # onto the named mat
             goal = scene.mat_pos(sg.ref)
-            goal[2] = TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M
+            goal[2] = TABLE_TOP_Z_M + half
         elif sg.onto == "block":  # onto the named cube
             goal = scene.block_pos(sg.ref)
-            goal[2] += 2 * BLOCK_HALF_SIZE_M
+            goal[2] += scene.block_half(sg.ref) + half
         elif sg.onto == "point":  # onto the table at a spot
-            goal = np.array([*sg.xy, TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M])
+            goal = np.array([*sg.xy, TABLE_TOP_Z_M + half])
         else:  # lift it and hold it (pick)
             return plan
         return plan + self._put(goal, yaw)

@@ -9,35 +9,61 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from envs.errors import SimulationError
 from envs.geometry import norm, quat_to_mat
 from envs.robot import Robot
-from envs.scene import BLOCK_HALF_SIZE_M, COLORS, SHELF_Z_M, TABLE_TOP_Z_M, block_name, mat_name, parking_position
+from envs.scene import (
+    COLORS,
+    SHELF_Z_M,
+    TABLE_TOP_Z_M,
+    TRAY_NAME,
+    TRAY_PARK_M,
+    block_color,
+    block_name,
+    mat_name,
+    parking_position,
+)
 
 PAD_GEOMS = ("left_pad", "right_pad")
 
 
 class SceneHandle:
-    """Blocks and mats by colour, finger contacts, and the current control step."""
+    """Cubes by id, mats by colour, the tray, finger contacts, and the current control step.
+
+    A cube's id is its colour for the palette's 4 cm cubes (``"red"``) and ``<colour>_<variant>`` for the
+    extras a task compiles in (``"red_2"``, ``"red_small"``; :class:`envs.scene.ExtraObjects`).
+    """
 
     def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, robot: Robot):
         self.model, self.data, self.robot = model, data, robot
         self.step_count = 0
-        self._block_qadr = {c: model.joint(block_name(c)).qposadr[0] for c in COLORS}
-        self._block_dadr = {c: model.joint(block_name(c)).dofadr[0] for c in COLORS}
-        self._block_body = {c: model.body(block_name(c)).id for c in COLORS}
-        self._block_geom = {c: model.geom(block_name(c)).id for c in COLORS}
+        prefix = block_name("")
+        self.blocks = [model.joint(j).name[len(prefix):] for j in range(model.njnt)
+                       if model.joint(j).name.startswith(prefix)]  # every compiled cube id, in parking order
+        self._block_qadr = {c: model.joint(block_name(c)).qposadr[0] for c in self.blocks}
+        self._block_dadr = {c: model.joint(block_name(c)).dofadr[0] for c in self.blocks}
+        self._block_body = {c: model.body(block_name(c)).id for c in self.blocks}
+        self._block_geom = {c: model.geom(block_name(c)).id for c in self.blocks}
+        self._block_half = {c: float(model.geom_size[self._block_geom[c], 0]) for c in self.blocks}
         self._mat_mocap = {c: model.body(mat_name(c)).mocapid[0] for c in COLORS}
+        tray = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, TRAY_NAME)
+        self._tray_mocap = int(model.body_mocapid[tray]) if tray >= 0 else None
         self._pad_geoms = tuple(model.geom(g).id for g in PAD_GEOMS)
         self.active_blocks: list[str] = []
         self.active_mats: list[str] = []
+        self.tray_active = False
 
     # --- placement ---------------------------------------------------------
     def park_all(self) -> None:
+        for i, c in enumerate(self.blocks):
+            park = parking_position(i)
+            self.set_block_pose(c, np.array([park[0], park[1], SHELF_Z_M + self._block_half[c]]), 0.0)
         for i, c in enumerate(COLORS):
-            self.set_block_pose(c, np.array(parking_position(i)), 0.0)
             park = parking_position(i)
             self.data.mocap_pos[self._mat_mocap[c]] = [park[0], park[1] + 0.06, SHELF_Z_M]
-        self.active_blocks, self.active_mats = [], []
+        if self._tray_mocap is not None:
+            self.data.mocap_pos[self._tray_mocap] = TRAY_PARK_M
+        self.active_blocks, self.active_mats, self.tray_active = [], [], False
 
     def set_block_pose(self, color: str, pos: np.ndarray, yaw: float) -> None:
         a, v = self._block_qadr[color], self._block_dadr[color]
@@ -45,9 +71,9 @@ class SceneHandle:
         self.data.qpos[a + 3:a + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
         self.data.qvel[v:v + 6] = 0.0
 
-    def place_block(self, color: str, xy: np.ndarray, yaw: float) -> None:
-        self.set_block_pose(color, np.array([xy[0], xy[1], TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M]), yaw)
-        self.active_blocks.append(color)
+    def place_block(self, block: str, xy: np.ndarray, yaw: float) -> None:
+        self.set_block_pose(block, np.array([xy[0], xy[1], TABLE_TOP_Z_M + self._block_half[block]]), yaw)
+        self.active_blocks.append(block)
 
     def move_block(self, color: str, xy: np.ndarray) -> None:
         """Put the cube of ``color`` at ``xy``, keeping its height and orientation, at rest (a disturbance)."""
@@ -58,6 +84,12 @@ class SceneHandle:
     def place_mat(self, color: str, xy: np.ndarray) -> None:
         self.data.mocap_pos[self._mat_mocap[color]] = [xy[0], xy[1], TABLE_TOP_Z_M]
         self.active_mats.append(color)
+
+    def place_tray(self, xy: np.ndarray) -> None:
+        if self._tray_mocap is None:
+            raise SimulationError("this scene has no tray: a task that uses one declares ExtraObjects(tray=True)")
+        self.data.mocap_pos[self._tray_mocap] = [xy[0], xy[1], TABLE_TOP_Z_M]
+        self.tray_active = True
 
     # --- ground truth ------------------------------------------------------
     def placed_xy(self, color: str) -> np.ndarray:
@@ -79,11 +111,24 @@ class SceneHandle:
     def mat_pos(self, color: str) -> np.ndarray:
         return self.data.mocap_pos[self._mat_mocap[color]].copy()
 
+    def tray_pos(self) -> np.ndarray:
+        if self._tray_mocap is None:
+            raise SimulationError("this scene has no tray")
+        return self.data.mocap_pos[self._tray_mocap].copy()
+
+    def block_half(self, block: str) -> float:
+        """Half the edge length of cube ``block`` (metres)."""
+        return self._block_half[block]
+
+    @staticmethod
+    def block_color(block: str) -> str:
+        return block_color(block)
+
     def block_geom_id(self, color: str) -> int:
         return self._block_geom[color]
 
-    def resting_on_table(self, color: str, tol_m: float = 0.005) -> bool:
-        return bool(abs(self.block_pos(color)[2] - (TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M)) < tol_m)
+    def resting_on_table(self, block: str, tol_m: float = 0.005) -> bool:
+        return bool(abs(self.block_pos(block)[2] - (TABLE_TOP_Z_M + self._block_half[block])) < tol_m)
 
     def pad_contacts(self, color: str) -> tuple[bool, bool]:
         """Whether the (left, right) finger pad touches the block of ``color``."""
@@ -99,5 +144,7 @@ class SceneHandle:
             poses[block_name(c)] = {"pos": xpos[body].tolist(), "quat": xquat[body].tolist()}
         for c in self.active_mats:
             poses[mat_name(c)] = {"pos": mocap_pos[self._mat_mocap[c]].tolist(), "quat": [1.0, 0.0, 0.0, 0.0]}
+        if self.tray_active and self._tray_mocap is not None:
+            poses[TRAY_NAME] = {"pos": mocap_pos[self._tray_mocap].tolist(), "quat": [1.0, 0.0, 0.0, 0.0]}
         return poses
 

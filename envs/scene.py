@@ -35,9 +35,12 @@ COLORS: dict[str, tuple[float, float, float, float]] = {
 }
 
 BLOCK_HALF_SIZE_M = 0.02  # 4 cm cubes, as in the seed scene
+SMALL_BLOCK_HALF_SIZE_M = 0.015  # 3 cm cubes: "the small red block" beside a 4 cm red one
 BLOCK_MASS_KG = 0.05  # seed scene
 MAT_RADIUS_M = 0.05  # seed scene's target mats
 MAT_HALF_THICKNESS_M = 0.0005  # visual only: cubes rest on the table through it
+TRAY_HALF_SIZE_M = 0.07  # a 14 cm square tray holds three 4 cm cubes side by side
+TRAY_RGBA = (0.86, 0.86, 0.84, 1.0)  # light grey: a colour no cube or mat has
 TABLE_TOP_Z_M = 0.0  # the table top is the world's z = 0 plane
 TABLE_HALF_EXTENTS_M = (0.40, 0.50, 0.02)
 TABLE_CENTER_XY_M = (0.22, 0.0)
@@ -54,8 +57,29 @@ VISUAL_PRESETS = {
 }
 
 
-def block_name(color: str) -> str:
-    return f"block_{color}"
+def block_name(block: str) -> str:
+    """MuJoCo name of the cube with id ``block``: its colour (the palette's 4 cm cube), or an extra's id."""
+    return f"block_{block}"
+
+
+def block_color(block: str) -> str:
+    """The colour of cube ``block`` (ids are ``<colour>`` or ``<colour>_<variant>``)."""
+    return block.split("_", 1)[0]
+
+
+@dataclass(frozen=True)
+class ExtraObjects:
+    """Objects beyond the palette's one 4 cm cube and one mat per colour, compiled only into the models of
+    tasks that use them (the others keep the model they always had)."""
+
+    duplicate_blocks: bool = False  # a second 4 cm cube of every colour, id "<colour>_2"
+    small_blocks: bool = False  # a 3 cm cube of every colour, id "<colour>_small"
+    tray: bool = False  # the grey tray (a flat square target), name "tray"
+
+    def blocks(self) -> list[tuple[str, float]]:
+        """(id, half size) of every extra cube, in the order they are compiled and parked."""
+        out = [(f"{c}_2", BLOCK_HALF_SIZE_M) for c in COLORS] if self.duplicate_blocks else []
+        return out + ([(f"{c}_small", SMALL_BLOCK_HALF_SIZE_M) for c in COLORS] if self.small_blocks else [])
 
 
 def mat_name(color: str) -> str:
@@ -78,14 +102,15 @@ class SceneConfig:
 
 
 def build_model(config: SceneConfig, cameras: Sequence[CameraSpec],
-                extend: Callable[[mujoco.MjSpec], None] | None = None) -> mujoco.MjModel:
-    """Compile the robot, table, objects, lights and ``cameras`` into one model; ``extend`` adds to the spec
-    before it compiles (the perturbation factors' textures and objects)."""
+                extend: Callable[[mujoco.MjSpec], None] | None = None,
+                extras: ExtraObjects = ExtraObjects()) -> mujoco.MjModel:
+    """Compile the robot, table, objects (and the task's ``extras``), lights and ``cameras`` into one model;
+    ``extend`` adds to the spec before it compiles (the perturbation factors' textures and objects)."""
     spec = mujoco.MjSpec.from_file(str(ROBOT_XML))
     preset = VISUAL_PRESETS[config.visual]
     _add_visual_settings(spec, preset, cameras)
     _add_table(spec)
-    _add_objects(spec)
+    _add_objects(spec, extras)
     _add_lights(spec, bool(preset["shadow"]))
     for cam in cameras:
         spec.worldbody.add_camera(
@@ -127,27 +152,43 @@ def _add_table(spec: mujoco.MjSpec) -> None:
                    contype=0, conaffinity=0)
 
 
-def _add_objects(spec: mujoco.MjSpec) -> None:
-    h = BLOCK_HALF_SIZE_M
+def _add_objects(spec: mujoco.MjSpec, extras: ExtraObjects) -> None:
     for i, (color, rgba) in enumerate(COLORS.items()):
+        _add_block(spec, color, BLOCK_HALF_SIZE_M, i)
         park = parking_position(i)
-        block = spec.worldbody.add_body(name=block_name(color), pos=list(park))
-        block.add_freejoint(name=block_name(color))
-        block.add_geom(
-            name=block_name(color), type=mujoco.mjtGeom.mjGEOM_BOX, size=[h, h, h], rgba=list(rgba),
-            mass=BLOCK_MASS_KG, contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY, condim=4,
-            friction=[1.0, 0.02, 0.002],
-        )
         mat = spec.worldbody.add_body(name=mat_name(color), pos=[park[0], park[1] + 0.06, SHELF_Z_M], mocap=True)
         mat.add_geom(
             name=mat_name(color), type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[MAT_RADIUS_M, MAT_HALF_THICKNESS_M, 0],
             pos=[0, 0, MAT_HALF_THICKNESS_M], rgba=list(rgba), contype=0, conaffinity=0,
         )
+    for i, (block, half) in enumerate(extras.blocks(), start=len(COLORS)):
+        _add_block(spec, block, half, i)
+    if extras.tray:
+        tray = spec.worldbody.add_body(name=TRAY_NAME, pos=list(TRAY_PARK_M), mocap=True)
+        tray.add_geom(name=TRAY_NAME, type=mujoco.mjtGeom.mjGEOM_BOX,
+                      size=[TRAY_HALF_SIZE_M, TRAY_HALF_SIZE_M, MAT_HALF_THICKNESS_M],
+                      pos=[0, 0, MAT_HALF_THICKNESS_M], rgba=list(TRAY_RGBA), contype=0, conaffinity=0)
+
+
+def _add_block(spec: mujoco.MjSpec, block: str, half: float, index: int) -> None:
+    body = spec.worldbody.add_body(name=block_name(block), pos=list(parking_position(index)))
+    body.add_freejoint(name=block_name(block))
+    body.add_geom(
+        name=block_name(block), type=mujoco.mjtGeom.mjGEOM_BOX, size=[half] * 3, rgba=list(COLORS[block_color(block)]),
+        mass=BLOCK_MASS_KG, contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY, condim=4,
+        friction=[1.0, 0.02, 0.002],
+    )
+
+
+TRAY_NAME = "tray"
+TRAY_PARK_M = (TABLE_CENTER_XY_M[0] - 0.2, 0.0, SHELF_Z_M)
 
 
 def parking_position(index: int) -> tuple[float, float, float]:
-    """Where unused cube ``index`` waits: on the hidden shelf, 12 cm apart."""
-    return (TABLE_CENTER_XY_M[0], -0.3 + 0.12 * index, SHELF_Z_M + BLOCK_HALF_SIZE_M)
+    """Where unused cube ``index`` waits on the hidden shelf: rows of six, 12 cm apart (the palette's cubes
+    in the first row, extras behind)."""
+    row, col = divmod(index, len(COLORS))
+    return (TABLE_CENTER_XY_M[0] + 0.1 * row, -0.3 + 0.12 * col, SHELF_Z_M + BLOCK_HALF_SIZE_M)
 
 
 def _add_lights(spec: mujoco.MjSpec, shadow: bool) -> None:

@@ -103,7 +103,7 @@ class WidowXTabletopEnv(gym.Env):
         self.factors_config = make_factors(factors)
         self.factors = FactorEffects(self.factors_config)
         self.task = make_task(task, task_config, language=self.factors_config.language)
-        self.model = build_model(scene, list(self.specs.values()), extend=self.factors.build)
+        self.model = build_model(scene, list(self.specs.values()), extend=self.factors.build, extras=self.task.extras)
         if abs(self.model.opt.timestep * PHYSICS_HZ - 1.0) > 1e-9:
             raise ConfigError(f"model timestep {self.model.opt.timestep} s does not match {PHYSICS_HZ} Hz")
         self.data = mujoco.MjData(self.model)

@@ -3,9 +3,10 @@
 The real ``google-genai`` client talks to it over 127.0.0.1.  By default it
 behaves like a (very good) Robotics-ER model: it answers pointing requests by
 segmenting the image it was sent and planning requests with function calls,
-and it enforces the API's rule that a model turn carrying a thought signature
-must come back unchanged.  Tests push canned replies (errors, prose instead of
-JSON, empty lists) with :meth:`FakeGemini.push`.
+answers the outcome question by judging the image, and it enforces the API's
+rule that a model turn carrying a thought signature must come back unchanged.
+Tests push canned replies (errors, prose instead of JSON, empty lists) with
+:meth:`FakeGemini.push`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from agents.tool.classic import ClassicReasoner
-from agents.tool.perception import detect_color, parse_instruction
+from agents.tool.perception import COLOR_WORDS, color_blobs, detect_color, detect_tray, parse_instruction
 from agents.tool.types import Detection, norm_to_pixel, pixel_to_norm
 
 RETIRED = {"gemini-robotics-er-1.6-preview", "gemini-robotics-er-1.5-preview"}
@@ -98,16 +99,47 @@ class FakeGemini:
             return self._plan(contents)
         image, text = _image_and_text(contents[-1])
         instruction = re.search(r'"(.*?)"', text).group(1)
+        if "carried out" in text:
+            return self._done(image, instruction)
         h, w = image.shape[:2]
         items = []
-        for color, kind in parse_instruction(instruction).objects:
-            det = detect_color(image, color, f"{color} {kind}")
-            if det is not None:
+        for det in ClassicReasoner().point(image, instruction):  # sort, gather, tower: every object involved
+            item = {"point": list(pixel_to_norm(det.pixel, w, h)), "label": det.label}
+            if det.box is not None:
                 u0, v0, u1, v1 = det.box
-                items.append({"point": list(pixel_to_norm(det.pixel, w, h)), "label": det.label,
-                              "box_2d": [round(v0 / h * 1000), round(u0 / w * 1000),
-                                         round(v1 / h * 1000), round(u1 / w * 1000)]})
+                item["box_2d"] = [round(v0 / h * 1000), round(u0 / w * 1000), round(v1 / h * 1000),
+                                  round(u1 / w * 1000)]
+            items.append(item)
         return 200, text_reply(json.dumps(items))
+
+    def _done(self, image: np.ndarray, instruction: str) -> tuple[int, dict]:
+        """The outcome question, judged in the image: each moved cube's region lies within the box of the
+        region it was to go onto (for sort: every colour is one region, cube on mat).  A pick it cannot judge
+        from one image: it says so in prose (the agent then checks its own steps)."""
+        parsed = parse_instruction(instruction)
+        if parsed.form in (None, "pick"):
+            return 200, text_reply("I cannot tell from this image.")
+
+        def inside(moved: Detection | None, onto: Detection | None) -> bool:
+            if moved is None or onto is None or onto.box is None:
+                return False
+            u0, v0, u1, v1 = onto.box
+            if onto.kind == "block":  # a cube on a cube shows above the lower one's visible sides
+                v0 -= v1 - v0
+            return bool(u0 <= moved.pixel[0] <= u1 and v0 <= moved.pixel[1] <= v1)
+
+        if parsed.form == "sort":
+            done = all(len(color_blobs(image, c, c)) <= 1 for c in COLOR_WORDS)
+        elif parsed.form == "gather":
+            tray = detect_tray(image)
+            done = all(inside(b[0], tray) for b in (color_blobs(image, c, c) for c in COLOR_WORDS) if b)
+        else:
+            labels = parsed.labels
+            if parsed.form == "tower":
+                labels = [labels[1], labels[0], labels[2], labels[1]]
+            found = {label: detect_color(image, label.split()[0], label) for label in labels}
+            done = all(inside(found[a], found[b]) for a, b in zip(labels[::2], labels[1::2]))
+        return 200, text_reply(json.dumps({"done": bool(done)}))
 
     def _plan(self, contents: list[dict]) -> tuple[int, dict]:
         if len(contents) > 1:  # a follow-up with function responses

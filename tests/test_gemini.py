@@ -99,7 +99,7 @@ def test_an_empty_list_means_nothing_found(fake, make_env):
     for _ in range(60):
         obs, _, terminated, truncated, info = env.step(agent.act(obs))
     c = agent.counters()
-    assert not info["success"] and c["calls_executed"] == 0 and c["attempts"] == 3
+    assert not info["success"] and c["calls_executed"] == 0 and c["attempts"] == 2 and c["empty_plans"] == 2
 
 
 def test_429_is_retried_then_succeeds(fake, scene):

@@ -5,7 +5,20 @@ observe -> reasoner points at the objects and plans function calls
 3D with the calibration the env reports -> bounded-speed ``ee_pose`` motion ->
 each call answered with its real status -> after the plan, look again and
 check the outcome; if the task is not done, re-perceive and replan, up to
-``max_attempts`` times.
+``max_attempts`` times.  A plan may hold many pick-and-place steps (sorting,
+stacking a tower).  An empty plan (nothing found, or the reasoner has none)
+gets one more look, from the look pose with the arm out of view; a second
+empty one ends the attempts, since looking again would show the same scene.
+
+The outcome check asks the reasoner first (``check_done``: a VLM judges the
+image); a reasoner without a view of its own (the classic one) answers None,
+and the agent checks its own steps: every cube it put down is seen again where
+it was put, or, if the plan ended holding a cube, it still holds it.
+
+The agent remembers the height of what it stacked (the surface under each
+place it put a cube down or picked one up), so a cube put on a cube that sits
+on a cube is released at the right height and a detection on a stack is lifted
+to the stack's top, without a depth camera.
 
 The episode is a generator: ``act(obs)`` sends the observation in and gets the
 next action out, so the plan executes across control steps while the code
@@ -31,7 +44,7 @@ from agents.motion import (
     MotionSettings,
     closest_face_yaw,
 )
-from agents.tool.perception import footprint_yaw, parse_instruction
+from agents.tool.perception import footprint_yaw
 from agents.tool.types import Call, CallResult, Detection, norm_to_pixel
 from envs.cameras import Calibration
 from envs.errors import GeometryError
@@ -52,7 +65,7 @@ class ToolSettings:
     camera: str = "primary"
     max_attempts: int = 3  # plan, execute, look, check; again if not done
     max_rounds: int = 4  # reasoner turns per plan (function-calling loop)
-    max_calls: int = 24  # function calls executed per plan
+    max_calls: int = 48  # function calls executed per plan (sorting three pairs takes 28)
     travel_z_m: float = TRAVEL_Z_M
     carry_extra_z_m: float = CARRY_EXTRA_Z_M
     place_clearance_m: float = PLACE_CLEARANCE_M
@@ -60,6 +73,7 @@ class ToolSettings:
     look_pose_m: tuple[float, float, float] = (0.05, 0.2, 0.3)  # out of the primary camera's view
     match_radius_px: float = 40.0  # a move targets the detection within this distance
     done_tol_m: float = 0.03  # outcome check: object within this distance of its goal
+    stack_radius_m: float = 0.025  # a point this close to where a cube was put down is on that cube
     motion: MotionSettings = field(default_factory=MotionSettings)
 
 
@@ -69,17 +83,24 @@ class ToolAgent(Agent):
         self.settings = settings or ToolSettings()
         self.motion = BoundedMotion(control_freq, self.settings.motion)
         self._gen: Generator[np.ndarray, dict, None] | None = None
-        self._stats = {"attempts": 0, "calls_executed": 0, "call_errors": 0}
+        self._stats = {"attempts": 0, "calls_executed": 0, "call_errors": 0, "empty_plans": 0}
 
     # --- agent contract ----------------------------------------------------
     def reset(self, instruction: str, calibration: Mapping[str, Calibration]) -> None:
         self.instruction = instruction
         self.cal = calibration[self.settings.camera]
-        self.parsed = parse_instruction(instruction)
         self.reasoner.reset()
         self._stats = dict.fromkeys(self._stats, 0)
         self._gen, self.yaw, self.gripper, self.holding, self.depth = None, 0.0, 1.0, False, None
         self.known: dict[str, np.ndarray] = {}  # last 3D position of each labelled object
+        # (x, y), top z of what lies there, and the look it was recorded after; newest last
+        self.surfaces: list[tuple[np.ndarray, float, int]] = []
+        self._looks = 0
+        # each cube put down in this plan: (its label, its 3D centre, the flat target it went onto and that
+        # target's 3D position then, if the release point matched one)
+        self.placed: list[tuple[str, np.ndarray, str | None, np.ndarray | None]] = []
+        self._target: Detection | None = None  # the detection the gripper went down to (picked on close)
+        self._carrying: str | None = None
 
     def act(self, obs: dict) -> np.ndarray:
         if self._gen is None:
@@ -97,10 +118,15 @@ class ToolAgent(Agent):
         for attempt in range(self.settings.max_attempts):
             self._stats["attempts"] += 1
             image = obs["images"][self.settings.camera]
+            self.placed, executed = [], 0
             if not dets:
                 log.info("attempt %d: the reasoner found no objects", attempt + 1)
             else:
-                obs = yield from self._run_plan(image, dets, obs)
+                obs, executed = yield from self._run_plan(image, dets, obs)
+            if not executed:
+                self._stats["empty_plans"] += 1
+                if attempt > 0:  # looked from the look pose already: the same scene again, nothing to gain
+                    break
             obs = yield from self._retreat(obs)
             if attempt == self.settings.max_attempts - 1:
                 break  # no attempt left: a last look would cost a reasoner call for nothing
@@ -114,6 +140,7 @@ class ToolAgent(Agent):
         """Ask the reasoner for points; remember each object's 3D position."""
         self.depth = obs.get("depth", {}).get(self.settings.camera)  # the depth of the image pointed at
         dets = self.reasoner.point(obs["images"][self.settings.camera], self.instruction)
+        self._looks += 1
         for d in dets:
             self.known[d.label] = self._lift(d.pixel, d.kind)
         return dets
@@ -132,9 +159,23 @@ class ToolAgent(Agent):
             d = float(np.median(self.depth[max(v - 2, 0):v + 3, max(u - 2, 0):u + 3]))
             surface_z = self.cal.unproject(pixel[None], depth=d)[0, 2]
             z = surface_z - (0.0 if kind == "target" else BLOCK_HALF_SIZE_M)
-        return self.cal.unproject(pixel[None], plane_z=z)[0]
+            return self.cal.unproject(pixel[None], plane_z=z)[0]
+        p = self.cal.unproject(pixel[None], plane_z=z)[0]
+        top = self._surface_top(p[:2], seen=True)
+        if kind == "block" and top is not None and top > BLOCK_TOP_Z_M + 1e-3:  # the top cube of a stack it built
+            p = self.cal.unproject(pixel[None], plane_z=top - BLOCK_HALF_SIZE_M)[0]
+        return p
+
+    def _surface_top(self, xy: np.ndarray, seen: bool = False) -> float | None:
+        """Height of the top of what the agent left at ``xy`` (its newest record there), or None.  ``seen``:
+        only what it left before the image it points in was taken (a plan's pixels show the scene as it was
+        then)."""
+        near = [top for p, top, look in self.surfaces
+                if np.linalg.norm(p - xy) <= self.settings.stack_radius_m and (not seen or look < self._looks)]
+        return near[-1] if near else None
 
     def _run_plan(self, image, dets, obs):
+        """Execute the reasoner's calls turn by turn; (obs, number of calls executed)."""
         calls = self.reasoner.start_plan(image, self.instruction, dets)
         budget = self.settings.max_calls
         for round_ in range(1, self.settings.max_rounds + 1):
@@ -146,7 +187,7 @@ class ToolAgent(Agent):
             if not results or budget <= 0 or round_ == self.settings.max_rounds:
                 break  # no further turn: asking the reasoner again would cost a call for nothing
             calls = self.reasoner.continue_plan(results)
-        return obs
+        return obs, self.settings.max_calls - budget
 
     # --- tools -------------------------------------------------------------
     def _execute(self, call: Call, image, dets, obs):
@@ -160,8 +201,10 @@ class ToolAgent(Agent):
                 result = CallResult(call, status, {"reached_m": np.round(obs["state"][:3], 3).tolist(),
                                                    "error_m": round(err, 4)})
             elif call.name == "setGripperState":
+                was_holding = self.holding
                 obs = yield from self._grip(_truthy(call.args.get("opened")), obs)
                 self.holding = self.gripper == 0.0 and obs["state"][7] > HOLDING_MIN_OPENING
+                self._note_grip(was_holding)
                 result = CallResult(call, "ok", {"gripper_opening": round(float(obs["state"][7]), 3),
                                                  "holding_object": bool(self.holding)})
             else:
@@ -188,13 +231,17 @@ class ToolAgent(Agent):
             raise ToolError(f"point ({x:.0f}, {y:.0f}) lies {np.linalg.norm(xy):.2f} m from the robot, out of reach")
         if high:
             return np.r_[xy, s.travel_z_m + (s.carry_extra_z_m if self.holding else 0.0)], s.motion.fast_m_s
-        if not self.holding and det is not None and det.kind == "block":
-            yaw = footprint_yaw(image, det, self.cal, BLOCK_TOP_Z_M)
+        on_block = det is not None and det.kind == "block"
+        top = self._surface_top(xy)  # what the agent itself left there, else the known object heights
+        top = top if top is not None else (BLOCK_TOP_Z_M if on_block else TABLE_TOP_Z_M)
+        if not self.holding and det is not None and on_block:
+            yaw = footprint_yaw(image, det, self.cal, top)
             if yaw is not None:
                 self.yaw = closest_face_yaw(yaw, xy)
-            return np.r_[xy, BLOCK_CENTRE_Z_M], s.motion.slow_m_s
-        on_block = det is not None and det.kind == "block"
-        z = BLOCK_CENTRE_Z_M + (2 * BLOCK_HALF_SIZE_M if on_block else 0.0)
+            self._target = det
+            return np.r_[xy, max(top - BLOCK_HALF_SIZE_M, BLOCK_CENTRE_Z_M)], s.motion.slow_m_s
+        self._target = det
+        z = top + BLOCK_HALF_SIZE_M
         return np.r_[xy, z + (s.place_clearance_m if self.holding else 0.0)], s.motion.slow_m_s
 
     def _go(self, goal: np.ndarray, speed: float, obs):
@@ -212,8 +259,8 @@ class ToolAgent(Agent):
 
     def _retreat(self, obs):
         """Out of the camera's view to look again (holding on to a picked cube)."""
-        if self.holding and len(self.parsed.objects) == 1:
-            return obs
+        if self.holding and self._carrying is not None and not self.placed:
+            return obs  # the plan ended holding the cube it picked: that is its outcome (pick); keep it
         if self.holding:  # a plan that left the cube in the gripper: put it back down first
             down = np.r_[self.motion.cmd[:2], BLOCK_CENTRE_Z_M + self.settings.place_clearance_m]
             obs = yield from self._go(down, self.settings.motion.slow_m_s, obs)
@@ -224,21 +271,41 @@ class ToolAgent(Agent):
         obs = yield from self._go(np.array(self.settings.look_pose_m), self.settings.motion.fast_m_s, obs)
         return obs
 
+    def _note_grip(self, was_holding: bool) -> None:
+        """Bookkeeping after a gripper call: what was picked up, where a cube was put down, and the height of
+        what is left at either place."""
+        here = self.motion.cmd
+        if self.holding and not was_holding:  # picked: what lay under the cube is the surface there now
+            self._carrying = self._target.label if self._target is not None else "object"
+            self.surfaces.append((here[:2].copy(), float(here[2] - BLOCK_HALF_SIZE_M), self._looks))
+        elif was_holding and not self.holding:  # put down: the cube's top is the surface there now
+            centre = float(here[2] - self.settings.place_clearance_m)
+            self.surfaces.append((here[:2].copy(), centre + BLOCK_HALF_SIZE_M, self._looks))
+            goal = self._target.label if self._target is not None and self._target.kind == "target" else None
+            self.placed.append((self._carrying or "object", np.r_[here[:2], centre], goal,
+                                self.known.get(goal) if goal else None))
+            self._carrying = None
+
     def _task_done(self, obs, dets) -> bool:
-        """Outcome check from a fresh look (the same rule for every reasoner)."""
-        objs = self.parsed.labels
-        if len(objs) == 1:  # pick
-            return bool(self.holding and obs["state"][7] > HOLDING_MIN_OPENING)
-        if len(objs) < 2:
+        """Outcome check from a fresh look: the reasoner's verdict if it gives one, else the agent's check of
+        its own steps (the same rule for every reasoner without a view of its own)."""
+        verdict = self.reasoner.check_done(obs["images"][self.settings.camera], self.instruction)
+        if verdict is not None:
+            return bool(verdict)
+        if self.holding:  # the plan ended holding what it picked
+            return bool(obs["state"][7] > HOLDING_MIN_OPENING)
+        if not self.placed:
             return False
-        moved = _by_label(dets, objs[0])
-        goal = self.known.get(objs[1])
-        if moved is None or goal is None:
-            return False
-        stacked = self.parsed.objects[1][1] == "block"
-        z = BLOCK_CENTRE_Z_M + (2 * BLOCK_HALF_SIZE_M if stacked else 0.0)
-        p = self.cal.unproject(moved.pixel[None], plane_z=z)[0]
-        return bool(np.linalg.norm(p[:2] - goal[:2]) < self.settings.done_tol_m)
+        tol = self.settings.done_tol_m
+        for label, centre, goal, goal_then in self.placed:  # each cube is seen where it was put ...
+            seen = [d for d in dets if d.label.lower() == label.lower()]
+            if not seen or min(float(np.linalg.norm(self._lift(d.pixel, "block")[:2] - centre[:2]))
+                               for d in seen) >= tol:
+                return False
+            now = self.known.get(goal) if goal else None  # ... and the mat or tray it went onto has not moved
+            if goal_then is not None and now is not None and np.linalg.norm(now[:2] - goal_then[:2]) >= tol:
+                return False
+        return True
 
 
 class ToolError(AgentError):

@@ -1,13 +1,15 @@
 """Gemini Robotics-ER reasoner through the ``google-genai`` SDK.
 
-Two kinds of request, as in the seed's pipeline, done the SDK's way:
+Three kinds of request, the first two as in the seed's pipeline, done the SDK's way:
 - pointing: the image and the instruction; JSON output with a schema
   (``[{"point": [y, x], "label": ..., "box_2d": [...]}]``, 0-1000), with a
   lenient parser for answers that ignore the schema;
 - planning: native function calling (``move``, ``setGripperState``); the agent
   executes each call and answers with a function response carrying its real
   status, and the model's own turns go back unchanged (they carry the thought
-  signatures the API requires).
+  signatures the API requires);
+- the outcome check: after a plan, a fresh image and the question whether the
+  instruction is carried out (JSON ``{"done": bool}``).
 
 Retries with backoff on 408/429/5xx and connection errors are the SDK's
 (``HttpRetryOptions``).  400/401/403/404 raise :class:`FatalAgentError`: a bad
@@ -42,10 +44,14 @@ KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")  # the SDK's precedence: GO
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"  # the SDK's, without base_url or the variable
 
 POINT_PROMPT = (
-    'Point to each object that this instruction refers to: "{instruction}".\n'
-    'Answer with a JSON list [{{"point": [y, x], "label": "<colour> <block|target>", '
+    'Point to each object that this instruction involves: "{instruction}".\n'
+    'That is every object to be moved and every place it goes; for an instruction about each or all of the '
+    'blocks, every block and every mat or tray. When the instruction singles one object out among look-alikes '
+    '(by position, order, size or what it is next to), point to that one only. Left and right are the '
+    'robot\'s own, as it faces the table.\n'
+    'Answer with a JSON list [{{"point": [y, x], "label": "<colour> <block|target>" or "tray", '
     '"box_2d": [ymin, xmin, ymax, xmax]}}], coordinates normalised to 0-1000. Flat coloured '
-    'mats are targets; cubes are blocks. Leave out objects you cannot see.'
+    'mats are targets; cubes are blocks; the flat grey square is the tray. Leave out objects you cannot see.'
 )
 PLAN_PROMPT = (
     "You control a robot arm with a parallel gripper above a table, seen in this image.\n"
@@ -53,10 +59,17 @@ PLAN_PROMPT = (
     "Carry out the instruction \"{instruction}\" by calling the functions in order. move(x, y, high) "
     "moves the gripper over image point (x, y): high=true lifts it above the scene for travel, "
     "high=false lowers it onto the object or surface there to grasp or release. "
-    "setGripperState(opened) opens (true) or closes (false) the gripper. You may issue several calls "
-    "at once; each is answered with its real outcome. When the instruction is carried out, reply "
-    "with the single word DONE."
+    "setGripperState(opened) opens (true) or closes (false) the gripper. An instruction of several steps "
+    "(several objects, a stack of three) is one pick and one place after another, each object released "
+    "before the next is picked; a point you put an object at keeps it there for later steps. You may issue "
+    "several calls at once; each is answered with its real outcome. When the instruction is carried out, "
+    "reply with the single word DONE."
 )
+DONE_PROMPT = (
+    'Is this instruction fully carried out in the image: "{instruction}"? Look at where the objects are '
+    'now. Answer with JSON {{"done": true}} or {{"done": false}}.'
+)
+DONE_SCHEMA = {"type": "OBJECT", "required": ["done"], "properties": {"done": {"type": "BOOLEAN"}}}
 
 
 def _function_declarations(types):
@@ -162,6 +175,19 @@ class GeminiReasoner:
                  for r in results]
         self.history.append(t.Content(role="user", parts=parts))
         return self._plan_turn()
+
+    def check_done(self, image: np.ndarray, instruction: str) -> bool | None:
+        """Ask the model whether the instruction is carried out; None if its answer says neither."""
+        t = self.types
+        contents = [t.Content(role="user", parts=[self._image_part(image),
+                                                  t.Part.from_text(text=DONE_PROMPT.format(instruction=instruction))])]
+        config = self._config(response_mime_type="application/json",
+                              response_schema=t.Schema.model_validate(DONE_SCHEMA))
+        resp = self._generate(contents, config)
+        answer = resp.parsed if isinstance(resp.parsed, dict) else parse_json_lenient(resp.text or "")
+        done = answer.get("done") if isinstance(answer, dict) else None
+        log.debug("done check: %r", done)
+        return done if isinstance(done, bool) else None
 
     # --- requests ----------------------------------------------------------
     def _plan_turn(self) -> list[Call]:

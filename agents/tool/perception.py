@@ -29,6 +29,8 @@ MIN_VALUE = 50
 MIN_PIXELS = 30  # smaller blobs are noise or a sliver behind the arm
 COLOR_WORDS = tuple(HUE_WINDOWS)
 BLOCK_WORDS = ("block", "cube")
+# the tray: light grey, i.e. unsaturated and bright (the wooden table has saturation ~115)
+TRAY_MAX_SATURATION, TRAY_MIN_VALUE = 40, 150
 
 
 def color_mask(image: np.ndarray, color: str) -> np.ndarray:
@@ -50,11 +52,58 @@ def detect_color(image: np.ndarray, color: str, label: str) -> Detection | None:
     return Detection(label, np.array([cols.mean(), rows.mean()]), box)
 
 
+def color_blobs(image: np.ndarray, color: str, label: str) -> list[Detection]:
+    """One detection per connected region of ``color`` (at least ``MIN_PIXELS``), largest first."""
+    return _blobs(color_mask(image, color), label)
+
+
+def detect_tray(image: np.ndarray) -> Detection | None:
+    """The largest unsaturated bright region (the grey tray), or None."""
+    hsv = np.asarray(Image.fromarray(image).convert("HSV")).astype(np.int16)
+    blobs = _blobs((hsv[..., 1] <= TRAY_MAX_SATURATION) & (hsv[..., 2] >= TRAY_MIN_VALUE), "tray")
+    return blobs[0] if blobs else None
+
+
+def _blobs(mask: np.ndarray, label: str) -> list[Detection]:
+    from scipy import ndimage
+
+    regions, n = ndimage.label(mask)
+    out = []
+    for i in range(1, n + 1):
+        rows, cols = np.nonzero(regions == i)
+        if len(rows) >= MIN_PIXELS:
+            box = np.array([cols.min(), rows.min(), cols.max(), rows.max()], float)
+            out.append(Detection(label, np.array([cols.mean(), rows.mean()]), box, area=len(rows),
+                                 spread=np.cov(np.stack([cols, rows]).astype(float))))
+    return sorted(out, key=lambda d: -d.area)
+
+
+# Words that make an object reference or a goal depend on geometry or comparison, which colour rules cannot
+# resolve: the classic reasoner answers "no plan" to them rather than guess.
+REFERRING_WORDS = frozenset((
+    "leftmost", "rightmost", "closest", "nearest", "farthest", "furthest", "distant", "nearer", "farther", "far",
+    "second", "third", "small", "little", "big", "larger", "smaller", "next", "beside", "left", "right", "front",
+    "behind",
+))
+QUANTIFIERS = frozenset(("each", "every", "all"))
+MATCH_WORDS = frozenset(("colour", "color", "matching", "same"))
+STACK_WORDS = frozenset(("stack", "tower"))
+
+
 @dataclass(frozen=True)
 class ParsedInstruction:
-    """Objects an instruction mentions, in order: [(colour, 'block' | 'target'), ...]."""
+    """What the rules make of an instruction.
+
+    ``objects``: colour mentions in order, [(colour, 'block' | 'target'), ...].  ``form``: ``"pick"`` (one
+    object), ``"place"`` (an object onto a second: mat or cube), ``"sort"`` (each cube onto the mat of its
+    colour), ``"gather"`` (every cube onto the tray), ``"tower"`` (``objects`` stacked bottom first),
+    ``"steps"`` (pairs: "put A on B, then C on D"), or None when the rules cannot read it (``reason`` says
+    why).
+    """
 
     objects: tuple[tuple[str, str], ...]
+    form: str | None = None
+    reason: str = ""
 
     @property
     def labels(self) -> list[str]:
@@ -62,7 +111,8 @@ class ParsedInstruction:
 
 
 def parse_instruction(text: str) -> ParsedInstruction:
-    """Rule-based: each colour word with the object noun that follows it ("red block", "blue mat")."""
+    """Rule-based: each colour word with the object noun that follows it ("red block", "blue mat"), and which
+    of the forms above the sentence has."""
     words = re.findall(r"[a-z]+", text.lower())
     found = []
     for i, w in enumerate(words):
@@ -70,7 +120,23 @@ def parse_instruction(text: str) -> ParsedInstruction:
             continue
         noun = next((n for n in words[i + 1:i + 3] if n in BLOCK_WORDS + TARGET_WORDS + ("one",)), "block")
         found.append((w, "target" if noun in TARGET_WORDS else "block"))
-    return ParsedInstruction(tuple(found))
+    objects, vocab = tuple(found), set(words)
+    distinct = list(dict.fromkeys(c for c, _ in objects))
+    if vocab & STACK_WORDS and len(distinct) == len(objects) == 3:
+        return ParsedInstruction(objects, "tower")
+    if "then" in vocab and len(objects) >= 4 and len(objects) % 2 == 0:
+        return ParsedInstruction(objects, "steps")
+    if vocab & REFERRING_WORDS:
+        return ParsedInstruction(objects, None, f"needs spatial or comparative reasoning "
+                                                f"({', '.join(sorted(vocab & REFERRING_WORDS))})")
+    if not objects and vocab & (QUANTIFIERS | {"sort"}) and vocab & MATCH_WORDS:
+        return ParsedInstruction(objects, "sort")
+    if not objects and vocab & (QUANTIFIERS | {"gather"}) and "tray" in vocab:
+        return ParsedInstruction(objects, "gather")
+    if len(objects) in (1, 2):
+        return ParsedInstruction(objects, ("pick", "place")[len(objects) - 1])
+    return ParsedInstruction(objects, None, f"names {len(objects)} coloured objects in no form the rules know"
+                             if objects else "names no object by colour")
 
 
 TOP_FACE_BRIGHTEST_FRACTION = 0.3  # lit from above, a box's top face is its brightest part

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-TARGET_WORDS = ("target", "mat")  # words that name a mat rather than a cube
+TARGET_WORDS = ("target", "mat", "tray")  # words that name a flat target rather than a cube
 
 NORM = 1000.0
 
@@ -22,6 +22,8 @@ class Detection:
     label: str  # e.g. "red block", "blue target"
     pixel: np.ndarray  # (u, v)
     box: np.ndarray | None = None  # (umin, vmin, umax, vmax) in pixels
+    area: int = 0  # pixels of a segmented region (0: not known)
+    spread: np.ndarray | None = None  # 2x2 covariance of a segmented region's pixels (u, v)
 
     @property
     def color(self) -> str | None:

@@ -2,15 +2,17 @@
 
 from envs.errors import check_choice
 from envs.tasks.base import Task, TaskConfig
+from envs.tasks.gather import GatherTask
 from envs.tasks.pick import PickTask
 from envs.tasks.place import PlaceSingleTask, PlaceTask
 from envs.tasks.place_rel import PlaceRelTask
+from envs.tasks.refer import PickRefTask, PlaceRefTask
 from envs.tasks.sort import SortTask
 from envs.tasks.stack import StackTask
 from envs.tasks.tower import TowerTask
 
 TASKS: dict[str, type[Task]] = {t.name: t for t in (PickTask, PlaceTask, PlaceSingleTask, StackTask, PlaceRelTask,
-                                                     SortTask, TowerTask)}
+                                                     SortTask, TowerTask, GatherTask, PickRefTask, PlaceRefTask)}
 
 
 def make_task(name: str, config: TaskConfig | dict | None = None, language: str = "train") -> Task:
@@ -22,4 +24,4 @@ def make_task(name: str, config: TaskConfig | dict | None = None, language: str 
 
 
 __all__ = ["TASKS", "Task", "TaskConfig", "PickTask", "PlaceTask", "PlaceSingleTask", "StackTask", "PlaceRelTask",
-           "SortTask", "TowerTask", "make_task"]
+           "SortTask", "TowerTask", "GatherTask", "PickRefTask", "PlaceRefTask", "make_task"]

@@ -11,7 +11,7 @@ import numpy as np
 from envs.errors import ConfigError, check_choice
 from envs.objects import SceneHandle
 from envs.randomization import BLOCK_YAW_RAD, Workspace, choose_colors, sample_layout
-from envs.scene import BLOCK_HALF_SIZE_M, COLORS, MAT_RADIUS_M, validate_colors
+from envs.scene import BLOCK_HALF_SIZE_M, COLORS, MAT_RADIUS_M, ExtraObjects, validate_colors
 
 # Radius of a cube's footprint circle (half diagonal), for layout spacing.
 BLOCK_FOOTPRINT_RADIUS_M = BLOCK_HALF_SIZE_M * np.sqrt(2)
@@ -44,10 +44,10 @@ class TaskConfig:
 
 @dataclass(frozen=True)
 class Subgoal:
-    """One pick-and-place step that solves (part of) an episode: move cube ``block`` onto ``onto``.
+    """One pick-and-place step that solves (part of) an episode: move cube ``block`` (its id) onto ``onto``.
 
-    ``onto``: ``"mat"`` / ``"block"`` (the mat or cube of colour ``ref``), ``"point"`` (the table at ``xy``,
-    metres) or None (lift it and hold it).  Ground truth, for the privileged oracle only.
+    ``onto``: ``"mat"`` (the mat of colour ``ref``), ``"block"`` (the cube with id ``ref``), ``"point"`` (the
+    table at ``xy``, metres) or None (lift it and hold it).  Ground truth, for the privileged oracle only.
     """
 
     block: str
@@ -75,6 +75,8 @@ class Task(abc.ABC):
     config_defaults: ClassVar[dict] = {}
     # control steps an episode gets by default (the harness's max_steps=null); None: the env's default
     max_episode_steps: ClassVar[int | None] = None
+    # objects beyond one cube and one mat per colour that this task's scenes use (compiled only for it)
+    extras: ClassVar[ExtraObjects] = ExtraObjects()
 
     @classmethod
     def default_config(cls, **overrides) -> TaskConfig:

@@ -11,7 +11,7 @@ Success: both finger pads touch the cube and its centre is at least
 from __future__ import annotations
 
 from envs.objects import SceneHandle
-from envs.scene import BLOCK_HALF_SIZE_M, TABLE_TOP_Z_M
+from envs.scene import TABLE_TOP_Z_M
 from envs.tasks.base import Task
 
 LIFT_HEIGHT_M = 0.05  # like robosuite Lift's 4 cm, rounded up to one cube height + 1 cm
@@ -51,5 +51,5 @@ class PickTask(Task):
 
     def conditions(self, scene: SceneHandle) -> dict[str, bool]:
         block = self.roles["block"]
-        height = scene.block_pos(block)[2] - (TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M)
+        height = scene.block_pos(block)[2] - (TABLE_TOP_Z_M + scene.block_half(block))
         return {"is_grasped": self.grip(scene, block)[0], "lifted": bool(height >= LIFT_HEIGHT_M)}
