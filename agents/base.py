@@ -77,9 +77,13 @@ class Reasoner(Protocol):
     """The tool agent's brain (``agents.tool``): points at what the instruction names, then plans
     function calls (``move``, ``setGripperState``) in one or more turns, each answered with its real
     outcome, and judges from a fresh look whether the task is done.  Implementations: ``ClassicReasoner``
-    (offline rules), ``GeminiReasoner``."""
+    (offline rules), ``GeminiReasoner``, ``VLMReasoner`` (any OpenAI-compatible endpoint)."""
 
     name: str
+
+    def prepare(self) -> None:
+        """Once per worker, before any episode: check what every episode needs (a server that answers, a
+        key it accepts, the model); raise ``FatalAgentError`` to stop the run."""
 
     def reset(self) -> None:
         """Start an episode: forget the conversation, zero the counters."""

@@ -263,3 +263,39 @@ def test_the_api_key_is_never_logged(fake, scene, caplog):
         _point(r, scene)
     assert secret not in caplog.text and secret not in str(err.value)
     assert secret not in repr({k: v for k, v in vars(r).items() if k != "client"})
+
+
+NEW_TASKS = ["place_rel", "pick_ref", "place_ref", "sort", "tower", "gather"]
+
+
+@pytest.mark.parametrize("task", NEW_TASKS)
+def test_every_reasoning_task_runs_end_to_end_through_the_real_client(fake, make_env, task):
+    """The stand-in reads each task's instructions (referring expressions and relations through the nominal
+    view, the multi-step forms by the classic rules): pointing, a many-step plan, each call answered."""
+    env = make_env(task=task)
+    agent = ToolAgent(reasoner(fake))
+    obs, info = env.reset(seed=0)
+    agent.reset(obs["instruction"], info["calibration"])
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(agent.act(obs))
+        done = terminated or truncated
+    c = agent.counters()
+    assert info["success"], (obs["instruction"], c)
+    steps = {"sort": 2, "tower": 2, "gather": 3}.get(task, 1)  # pick-and-place steps in one plan
+    assert c["call_errors"] == 0 and c["calls_executed"] >= 4 * steps + 1
+    assert any(b.get("tools") for _, b in fake.requests)  # planned through function calling
+
+
+def test_the_outcome_question_is_asked_and_a_no_means_another_attempt(fake, make_env):
+    env = make_env(task="place")
+    obs, info = env.reset(seed=1)
+    r = reasoner(fake)
+    image = obs["images"]["primary"]
+    assert r.check_done(image, obs["instruction"]) is False  # the cube is not on the mat yet
+    fake.push(200, text_reply("Hard to say."))
+    assert r.check_done(image, obs["instruction"]) is None  # prose: no verdict, the agent checks its steps
+    fake.push(200, text_reply('{"done": true}'))
+    assert r.check_done(image, obs["instruction"]) is True
+    asked = [b for _, b in fake.requests if "carried out" in json.dumps(b)]
+    assert len(asked) == 3 and all(b["generationConfig"]["responseMimeType"] == "application/json" for b in asked)

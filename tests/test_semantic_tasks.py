@@ -1,4 +1,5 @@
-"""place_rel, sort and tower: success checks on hand-placed states, scenes that always have one answer."""
+"""place_rel, sort, tower, gather, pick_ref and place_ref: success checks on hand-placed states, scenes that
+always have one answer."""
 
 import gymnasium as gym
 import mujoco
@@ -6,8 +7,10 @@ import numpy as np
 import pytest
 
 import envs
-from envs.scene import BLOCK_HALF_SIZE_M, TABLE_TOP_Z_M
+from envs.scene import BLOCK_HALF_SIZE_M, SMALL_BLOCK_HALF_SIZE_M, TABLE_TOP_Z_M, TRAY_HALF_SIZE_M, block_color
+from envs.tasks.gather import TRAY_SLOTS_M, on_tray
 from envs.tasks.place_rel import DIRECTIONS, in_region
+from envs.tasks.refer import KINDS, MARGIN_M, NEXT_TO_M, Expression, SceneCube, resolve
 
 REST_Z = TABLE_TOP_Z_M + BLOCK_HALF_SIZE_M
 
@@ -111,3 +114,120 @@ def test_a_thousand_scenes_each_have_one_answer_and_are_seeded(task):
         u.task.initialize_episode(u.handle, np.random.default_rng(seed))
         assert u.task.instruction == instruction and u.task.roles == roles  # seeded
     assert len(seen) >= (4 if task == "place_rel" else 2)  # every relation, both pair counts, several bases
+
+
+def test_gather_counts_the_cubes_on_the_tray():
+    u = _env("gather")
+    tray, blocks = u.handle.tray_pos()[:2], u.task.blocks
+    for c, slot in zip(blocks, TRAY_SLOTS_M):
+        _put(u, c, tray + slot)
+    cond = _settle(u)
+    assert cond["all_placed"] and cond["placed_3_of_3"] and cond["released"] and cond["static"]
+    _put(u, blocks[0], tray + [TRAY_HALF_SIZE_M + 0.03, 0.0])  # just off the tray's edge
+    cond = _settle(u)
+    assert not cond["all_placed"] and cond["placed_2_of_3"] and not cond["placed_3_of_3"]
+    assert on_tray(np.array([TRAY_HALF_SIZE_M - 0.001, -TRAY_HALF_SIZE_M + 0.001]))
+    assert not on_tray(np.array([TRAY_HALF_SIZE_M + 0.001, 0.0])) and not on_tray(np.array([0.0, -0.071]))
+
+
+def _cube(i, color, x, y, half=BLOCK_HALF_SIZE_M):
+    return SceneCube(i, color, np.array([x, y]), half)
+
+
+def test_resolve_picks_the_one_cube_each_expression_names_and_refuses_close_calls():
+    cubes = [_cube("red", "red", 0.25, 0.10), _cube("red_2", "red", 0.25, -0.05), _cube("blue", "blue", 0.30, 0.0)]
+    mats = {"green": np.array([0.20, -0.12])}
+    assert resolve(Expression("extreme", None, "left"), cubes, mats) == ["red"]  # robot's left is +y
+    assert resolve(Expression("extreme", None, "right"), cubes, mats) == ["red_2"]
+    assert resolve(Expression("extreme", "red", "far"), cubes, mats) == []  # both reds 0.27 m away: a tie
+    assert resolve(Expression("extreme", None, "far"), cubes, mats) == ["blue"]
+    assert resolve(Expression("ordinal", None, "left"), cubes, mats) == ["blue"]  # y order: red, blue, red_2
+    assert resolve(Expression("mat_distance", None, "near", "green"), cubes, mats) == ["red_2"]
+    assert resolve(Expression("next_to", "red", None, "green"), cubes, mats) == ["red_2"]  # 8.6 cm vs 23 cm
+    assert resolve(Expression("next_to", "blue", None, "green"), cubes, mats) == []  # 16 cm: not next to it
+    assert resolve(Expression("size", "red", size="small"), cubes, mats) == []  # one size only
+    small = [cubes[0], _cube("red_small", "red", 0.2, -0.1, SMALL_BLOCK_HALF_SIZE_M), cubes[2]]
+    assert resolve(Expression("size", "red", size="small"), small, mats) == ["red_small"]
+    assert resolve(Expression("size", "red", size="big"), small, mats) == ["red"]
+    close = [_cube("red", "red", 0.25, 0.10), _cube("red_2", "red", 0.30, 0.08)]  # 2 cm apart in y: no margin
+    assert resolve(Expression("extreme", None, "left"), close, mats) == []
+
+
+def _independent_answer(expr, cubes, mats):
+    """The referent by a direct reading of the expression (written apart from resolve()), or None."""
+    pool = [c for c in cubes if expr.color in (None, c.color)]
+    if expr.kind == "size":
+        want = min if expr.size == "small" else max
+        sizes = [c.half for c in pool]
+        return next(c.id for c in pool if c.half == want(sizes)) if len(set(sizes)) == len(pool) == 2 else None
+    if expr.kind == "next_to":
+        d = sorted((np.hypot(*(c.xy - mats[expr.mat])), c.id) for c in pool)
+        ok = d[0][0] <= NEXT_TO_M and all(v >= NEXT_TO_M + MARGIN_M for v, _ in d[1:])
+        return d[0][1] if ok else None
+    if expr.kind == "mat_distance":
+        key = {c.id: np.hypot(*(c.xy - mats[expr.mat])) * (1 if expr.direction == "far" else -1) for c in pool}
+    elif expr.direction in ("left", "right"):
+        key = {c.id: c.xy[1] * (1 if expr.direction == "left" else -1) for c in pool}
+    else:
+        key = {c.id: np.hypot(*c.xy) * (1 if expr.direction == "far" else -1) for c in pool}
+    order = sorted(key, key=key.get, reverse=True)
+    k = 1 if expr.kind == "ordinal" else 0
+    neighbours = [order[j] for j in (k - 1, k + 1) if 0 <= j < len(order)]
+    return order[k] if all(key[order[k]] - key[n] >= MARGIN_M - 1e-9 if key[order[k]] > key[n] else
+                           key[n] - key[order[k]] >= MARGIN_M - 1e-9 for n in neighbours) else None
+
+
+@pytest.mark.parametrize("task", ["pick_ref", "place_ref"])
+def test_a_thousand_referring_scenes_each_have_exactly_one_answer(task):
+    u = _env(task)
+    kinds = set()
+    for seed in range(1000):
+        u.task.initialize_episode(u.handle, np.random.default_rng(seed))
+        t, h = u.task, u.handle
+        referent, expr = t.roles["block"], t.expression
+        cubes = [SceneCube(b, block_color(b), h.placed_xy(b), h.block_half(b)) for b in h.active_blocks]
+        mats = {m: h.mat_pos(m)[:2] for m in h.active_mats}
+        # colour alone is ambiguous: another cube shares the referent's colour
+        assert sum(c.color == block_color(referent) for c in cubes) >= 2, seed
+        assert _independent_answer(expr, cubes, mats) == referent, (seed, t.instruction)
+        assert resolve(expr, cubes, mats) == [referent], (seed, t.instruction)
+        if task == "place_ref":  # the target mat is named by a colour no cube has
+            assert t.roles["target"] in h.active_mats and t.roles["target"] not in {c.color for c in cubes}
+        kinds.add(expr.kind)
+        instruction, roles = t.instruction, dict(t.roles)
+        u.task.initialize_episode(u.handle, np.random.default_rng(seed))
+        assert u.task.instruction == instruction and u.task.roles == roles  # seeded
+    assert kinds == set(KINDS)
+
+
+def test_a_thousand_gather_scenes_are_seeded_and_start_unsolved():
+    u = _env("gather")
+    for seed in range(1000):
+        u.task.initialize_episode(u.handle, np.random.default_rng(seed))
+        tray, blocks = u.handle.tray_pos()[:2], u.task.blocks
+        assert len(set(blocks)) == 3 and not any(on_tray(u.handle.placed_xy(c) - tray) for c in blocks), seed
+        roles = dict(u.task.roles)
+        u.task.initialize_episode(u.handle, np.random.default_rng(seed))
+        assert u.task.roles == roles and np.allclose(u.handle.tray_pos()[:2], tray)
+
+
+def test_pick_ref_and_place_ref_score_the_referent_not_its_twin():
+    u = _env("pick_ref")
+    referent = u.task.roles["block"]
+    twin = next(b for b in u.handle.active_blocks if b != referent and block_color(b) == block_color(referent))
+    _put(u, twin, u.handle.placed_xy(twin), 0.09)  # the twin up in the air: not what was asked
+    mujoco.mj_forward(u.model, u.data)
+    assert not u.task.conditions(u.handle)["lifted"]
+    _put(u, referent, u.handle.placed_xy(referent), 0.09)
+    mujoco.mj_forward(u.model, u.data)
+    cond = u.task.conditions(u.handle)
+    assert cond["lifted"] and not cond["is_grasped"]  # lifted, but not held: pick needs both
+    u = _env("place_ref")
+    referent, target = u.task.roles["block"], u.task.roles["target"]
+    twin = next(b for b in u.handle.active_blocks if b != referent and block_color(b) == block_color(referent))
+    _put(u, twin, u.handle.mat_pos(target)[:2], TABLE_TOP_Z_M + u.handle.block_half(twin))
+    assert not _settle(u)["on_target"]
+    _put(u, twin, [0.34, 0.15], TABLE_TOP_Z_M + u.handle.block_half(twin))
+    _put(u, referent, u.handle.mat_pos(target)[:2], TABLE_TOP_Z_M + u.handle.block_half(referent))
+    cond = _settle(u)
+    assert cond["on_target"] and cond["on_table"] and cond["released"] and cond["static"]

@@ -86,6 +86,9 @@ class ToolAgent(Agent):
         self._stats = {"attempts": 0, "calls_executed": 0, "call_errors": 0, "empty_plans": 0}
 
     # --- agent contract ----------------------------------------------------
+    def prepare(self) -> None:
+        self.reasoner.prepare()
+
     def reset(self, instruction: str, calibration: Mapping[str, Calibration]) -> None:
         self.instruction = instruction
         self.cal = calibration[self.settings.camera]

@@ -42,6 +42,9 @@ class ClassicReasoner:
     def __init__(self):
         self.reset()
 
+    def prepare(self) -> None:
+        pass  # nothing to load or reach
+
     def reset(self) -> None:
         self._stats = {"reasoner_calls": 0, "no_plan": 0}
 

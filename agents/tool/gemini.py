@@ -137,6 +137,9 @@ class GeminiReasoner:
         self.reset()
 
     # --- reasoner protocol -------------------------------------------------
+    def prepare(self) -> None:
+        pass  # the key was checked at construction; a bad one stops the run at its first call
+
     def reset(self) -> None:
         self.history: list = []
         self._stats = {"reasoner_calls": 0, "cache_hits": 0, "tokens_in": 0, "tokens_out": 0,
