@@ -1,0 +1,106 @@
+"""A client of any openpi policy server (openpi's ``serve_policy.py``, or ``python -m agents.openpi.testing``).
+
+:class:`OpenPIClient` connects, reads the server's metadata, then sends one observation dict per query and
+reads back the reply dict (``actions`` and ``server_timing``).  Every failure says what to do: no server
+(start one, or fix ``agent.server``), a refused key (``VLA_BENCH_POLICY_API_KEY``), metadata that is not a
+dict (not an openpi server) stop the run before any episode; a server error (its text frame), a reply
+without ``actions`` or a timeout fail that one episode; a dropped connection is reopened (``retries``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from agents.errors import AgentError, FatalAgentError
+from agents.openpi.wire import API_KEY_ENV, WireError, as_str_keys, packb, unpackb
+
+log = logging.getLogger(__name__)
+START_HINT = "python -m agents.openpi.testing --port 8000 (a test policy), or openpi's scripts/serve_policy.py"
+
+
+class OpenPIClient:
+    def __init__(self, url: str, timeout_s: float = 60.0, retries: int = 3, backoff_s: float = 0.5):
+        if not url.startswith(("ws://", "wss://")):
+            url = f"ws://{url}"
+        self.url, self.timeout_s, self.retries, self.backoff_s = url.rstrip("/"), timeout_s, retries, backoff_s
+        key = os.environ.get(API_KEY_ENV)
+        self._headers = {"Authorization": f"Api-Key {key}"} if key else None
+        self._ws: Any = None
+        self.metadata = self._connect(first=True)
+        log.info("openpi server %s metadata: %s", self.url, self.metadata)
+
+    def _connect(self, first: bool = False) -> dict:
+        from websockets.exceptions import InvalidStatus, WebSocketException
+        from websockets.sync.client import connect
+
+        try:
+            # entered as a context manager (websockets >= 16 warns otherwise); closed with close()
+            self._ws = connect(self.url, compression=None, max_size=None, additional_headers=self._headers,
+                               open_timeout=self.timeout_s).__enter__()
+            raw = self._ws.recv(timeout=self.timeout_s)
+        except InvalidStatus as e:
+            status = e.response.status_code
+            if status in (401, 403):
+                raise FatalAgentError(f"the openpi server at {self.url} refused the connection ({status}): set "
+                                      f"{API_KEY_ENV} to the server's key") from e
+            raise FatalAgentError(f"{self.url} answered {status}, not a WebSocket: is it an openpi server?") from e
+        except (OSError, TimeoutError, WebSocketException) as e:
+            if not first:
+                raise AgentError(f"lost the openpi server at {self.url}: {e}") from e
+            raise FatalAgentError(f"no openpi server answers at agent.server={self.url} ({e}); start one: "
+                                  f"{START_HINT}") from e
+        try:
+            metadata = as_str_keys(unpackb(raw)) if isinstance(raw, bytes) else None
+        except WireError:
+            metadata = None
+        if not isinstance(metadata, dict):
+            self.close()
+            raise FatalAgentError(f"{self.url} did not open with openpi's metadata message (a msgpack dict); "
+                                  "is it an openpi policy server?")
+        return metadata
+
+    def infer(self, obs: dict) -> dict:
+        """One observation dict -> the server's reply dict (``actions`` as an array)."""
+        from websockets.exceptions import ConnectionClosed
+
+        data = packb(obs)
+        for attempt in range(1, self.retries + 1):
+            try:
+                if self._ws is None:
+                    self._connect()
+                self._ws.send(data)
+                reply = self._ws.recv(timeout=self.timeout_s)
+                break
+            except TimeoutError as e:
+                self.close()  # a late reply must not answer the next query
+                raise AgentError(f"the openpi server at {self.url} did not answer within {self.timeout_s} s") from e
+            except (ConnectionClosed, OSError) as e:
+                self.close()
+                if attempt == self.retries:
+                    raise AgentError(f"the openpi server at {self.url} dropped the connection {attempt} times: "
+                                     f"{e}") from e
+                log.warning("openpi server %s: connection lost (%s), reconnecting", self.url, e)
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+        if isinstance(reply, str):
+            raise AgentError(f"the openpi server at {self.url} failed on this observation:\n{reply[-2000:]}")
+        try:
+            out = as_str_keys(unpackb(reply))
+        except WireError as e:
+            raise AgentError(f"the openpi server's reply does not decode: {e}") from e
+        if not isinstance(out, dict) or not isinstance(out.get("actions"), np.ndarray):
+            raise AgentError(f"the openpi server's reply has no 'actions' array (keys: "
+                             f"{sorted(out) if isinstance(out, dict) else type(out).__name__})")
+        return out
+
+    def close(self) -> None:
+        if self._ws is not None:
+            try:
+                self._ws.close()
+            except Exception:  # closing a broken connection: nothing left to save
+                pass
+            self._ws = None
