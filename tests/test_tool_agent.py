@@ -143,3 +143,20 @@ def test_a_cheating_agent_fails_the_same_check(make_env):
     np.testing.assert_array_equal(np.array(a), np.array(b))
     a, b = _actions_on_the_same_observations(env, _cheater, move_cubes=True)
     assert not np.array_equal(np.array(a), np.array(b))
+
+
+@pytest.mark.parametrize("task", ["pick_ref", "place_rel"])
+def test_classic_says_no_plan_rather_than_guess(make_env, task):
+    """Colour rules cannot resolve "the leftmost block" or "to the left of": the classic reasoner points at
+    nothing, makes no plan, and the arm never goes down to a cube."""
+    env = make_env(task=task, max_episode_steps=60)
+    info, counters = run(env, ToolAgent(ClassicReasoner()), seed=0)
+    assert not info["success"] and counters["no_plan"] == 2 and counters["calls_executed"] == 0
+    assert counters["empty_plans"] == 2 and counters["attempts"] == 2
+
+
+@pytest.mark.parametrize("task", ["sort", "tower", "gather"])
+def test_classic_solves_colour_named_multi_step_tasks(make_env, task):
+    env = make_env(task=task)
+    info, counters = run(env, ToolAgent(ClassicReasoner()), seed=1)
+    assert info["success"] and counters["no_plan"] == 0 and counters["calls_executed"] > 9  # > one pick-and-place

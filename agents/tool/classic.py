@@ -7,9 +7,9 @@ Its rules read the forms of :func:`agents.tool.perception.parse_instruction`: on
 objects (pick, place, stack), pairs in sequence ("put A on B, then C on D"), a colour-named tower, sorting
 cubes onto the mats of their colours, and gathering every cube onto the tray.  An instruction whose
 object is named by position, order, size or a relation ("the leftmost block", "to the left of the blue
-block") is beyond colour rules: the reasoner answers with no plan (counted as ``no_plan``) instead of
-guessing.  It has no view of its own on whether a task is done (``check_done`` is None): the agent's
-geometric check of its own steps decides.
+block") is beyond colour rules: the reasoner points at nothing and makes no plan (each such look is
+counted as ``no_plan``, the reason logged) instead of guessing.  It has no view of its own on whether a
+task is done (``check_done`` is None): the agent's geometric check of its own steps decides.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ class ClassicReasoner:
     def point(self, image: np.ndarray, instruction: str) -> list[Detection]:
         self._stats["reasoner_calls"] += 1
         parsed = parse_instruction(instruction)
+        if parsed.form is None:  # nothing it points at could be acted on without a guess
+            self._stats["no_plan"] += 1
+            log.info("classic reasoner: no plan for %r: %s", instruction, parsed.reason)
+            return []
         if parsed.form == "sort":  # per colour: the smaller region is the cube, the larger its mat
             found = []
             for color in COLOR_WORDS:
@@ -73,7 +77,6 @@ class ClassicReasoner:
         parsed = parse_instruction(instruction)
         steps = _steps(parsed, dets) if parsed.form else None
         if not steps:
-            self._stats["no_plan"] += 1
             log.info("classic reasoner: no plan for %r: %s", instruction,
                      parsed.reason or "the objects it names were not all found")
             return []
