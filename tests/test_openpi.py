@@ -12,7 +12,8 @@ from agents.errors import AgentError, FatalAgentError
 from agents.openpi import OpenPIAgent
 from agents.openpi.client import OpenPIClient
 from agents.openpi.contract import make_contract, resize_with_pad
-from agents.openpi.testing import PolicyServer, demo_policy
+from agents.openpi.server import PolicyServer
+from agents.openpi.testing import DemoBackend, demo_policy
 from agents.openpi.wire import API_KEY_ENV, Limits, WireError, packb, unpackb
 from envs.errors import ConfigError
 
@@ -23,7 +24,7 @@ OBS = {"observation/image": np.zeros((224, 224, 3), np.uint8), "observation/wris
 @pytest.fixture
 def server(monkeypatch):
     monkeypatch.delenv(API_KEY_ENV, raising=False)
-    with PolicyServer(demo_policy("libero"), {"policy": "test", "action_horizon": 10}) as s:
+    with PolicyServer(DemoBackend(demo_policy("libero"), {"policy": "test", "action_horizon": 10})) as s:
         yield s
 
 
@@ -60,7 +61,7 @@ def test_openpi_client_package_speaks_to_our_server(server):
     policy_client = pytest.importorskip("openpi_client.websocket_client_policy",
                                         reason="pip install --no-deps openpi-client==0.1.2 (make setup does)")
     client = policy_client.WebsocketClientPolicy(server.url)
-    assert client.get_server_metadata() == {"policy": "test", "action_horizon": 10}
+    assert client.get_server_metadata() == {"policy": "test", "action_horizon": 10, "reset": True}
     reply = client.infer(OBS)
     np.testing.assert_array_equal(reply["actions"], demo_policy("libero")(OBS))
     assert "infer_ms" in reply["server_timing"]
@@ -92,7 +93,7 @@ def test_no_server_stops_at_once_naming_it():
 
 
 def test_a_key_is_sent_when_the_server_wants_one(monkeypatch):
-    with PolicyServer(demo_policy("libero"), {"policy": "test"}, api_key="sesame") as s:
+    with PolicyServer(DemoBackend(demo_policy("libero"), {"policy": "test"}), api_key="sesame") as s:
         monkeypatch.delenv(API_KEY_ENV, raising=False)
         with pytest.raises(FatalAgentError, match=f"refused the connection \\(401\\).*{API_KEY_ENV}"):
             OpenPIClient(s.url, timeout_s=2)
@@ -123,7 +124,7 @@ def test_a_slow_server_is_a_timeout_for_that_query():
         time.sleep(1.5)
         return slow(obs)
 
-    with PolicyServer(sleepy, {"policy": "slow"}) as s:
+    with PolicyServer(DemoBackend(sleepy, {"policy": "slow"})) as s:
         client = OpenPIClient(s.url, timeout_s=0.5)
         with pytest.raises(AgentError, match="did not answer within 0.5 s"):
             client.infer(OBS)

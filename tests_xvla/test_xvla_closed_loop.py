@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -63,14 +62,8 @@ def test_in_process_backend_reads_the_checkpoint_and_drives_the_env(checkpoint, 
 
 
 def test_policy_server_gives_the_in_process_actions(checkpoint):
-    server = make_server(LeRobotBackend(str(checkpoint), device="cpu"), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        remote = rollout(LeRobotAgent(server=f"http://127.0.0.1:{server.server_address[1]}"))
-    finally:
-        server.shutdown()
-        server.server_close()
+    with make_server(LeRobotBackend(str(checkpoint), device="cpu"), "127.0.0.1", 0) as server:
+        remote = rollout(LeRobotAgent(server=server.url))
     local = rollout(LeRobotAgent(checkpoint=str(checkpoint), device="cpu"))
     np.testing.assert_allclose(np.array(remote), np.array(local), atol=1e-5)
 

@@ -3,7 +3,8 @@ demonstrations) and ``agent=xvla`` (LeRobot's ``xvla-widowx``) are two configura
 
 Backends (:class:`agents.base.PolicyBackend`): in-process (``lerobot`` installed,
 extra ``xvla``; the checkpoint's own pre/post-processors) or a policy server
-(``server=http://host:8000``, run ``python -m agents.lerobot.serve`` on the GPU box).  Each query returns a chunk;
+(``server=ws://host:8000``, openpi's protocol: run ``python -m agents.lerobot.serve`` on the GPU box).
+Each query returns a chunk;
 the first ``n_action_steps`` rows are decoded by the contract and each is held
 for ``control_freq / policy_hz`` env steps.  Contracts (``contract.type``, looked up in
 :data:`agents.lerobot.contract.CONTRACTS`): ``xvla`` (BridgeData conventions, ee6d
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 UNAVAILABLE = ("this agent has no policy to run: either install LeRobot (Python >= 3.12: "
                "pip install -e '.[xvla]', see README 'X-VLA') to run the checkpoint in-process, or point "
-               "agent.server=http://<host>:8000 at a policy server (python -m agents.lerobot.serve --checkpoint "
+               "agent.server=ws://<host>:8000 at a policy server (python -m agents.lerobot.serve --checkpoint "
                "lerobot/xvla-widowx on a GPU machine)")
 
 

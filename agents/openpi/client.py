@@ -20,7 +20,8 @@ from agents.errors import AgentError, FatalAgentError
 from agents.openpi.wire import API_KEY_ENV, WireError, as_str_keys, packb, unpackb
 
 log = logging.getLogger(__name__)
-START_HINT = "python -m agents.openpi.testing --port 8000 (a test policy), or openpi's scripts/serve_policy.py"
+START_HINT = ("python -m agents.lerobot.serve --checkpoint <folder or hub id> --port 8000 (a LeRobot policy), "
+              "python -m agents.openpi.testing --port 8000 (a test policy), or openpi's scripts/serve_policy.py")
 
 
 class OpenPIClient:
@@ -35,7 +36,7 @@ class OpenPIClient:
         log.info("openpi server %s metadata: %s", self.url, self.metadata)
 
     def _connect(self, first: bool = False) -> dict:
-        from websockets.exceptions import InvalidStatus, WebSocketException
+        from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
         from websockets.sync.client import connect
 
         try:
@@ -49,6 +50,12 @@ class OpenPIClient:
                 raise FatalAgentError(f"the openpi server at {self.url} refused the connection ({status}): set "
                                       f"{API_KEY_ENV} to the server's key") from e
             raise FatalAgentError(f"{self.url} answered {status}, not a WebSocket: is it an openpi server?") from e
+        except ConnectionClosed as e:
+            if e.rcvd is not None and e.rcvd.code == 1013:
+                raise FatalAgentError(f"the openpi server at {self.url} is serving as many clients as it takes: "
+                                      "run fewer workers, or raise the server's --max-connections") from e
+            raise FatalAgentError(f"the openpi server at {self.url} closed the connection before its metadata: "
+                                  f"{e}") from e
         except (OSError, TimeoutError, WebSocketException) as e:
             if not first:
                 raise AgentError(f"lost the openpi server at {self.url}: {e}") from e
@@ -66,6 +73,13 @@ class OpenPIClient:
 
     def infer(self, obs: dict) -> dict:
         """One observation dict -> the server's reply dict (``actions`` as an array)."""
+        out = self.infer_raw(obs)
+        if not isinstance(out.get("actions"), np.ndarray):
+            raise AgentError(f"the openpi server's reply has no 'actions' array (keys: {sorted(out)})")
+        return out
+
+    def infer_raw(self, obs: dict) -> dict:
+        """One message out, the reply dict back (whatever its keys)."""
         from websockets.exceptions import ConnectionClosed
 
         data = packb(obs)
@@ -92,9 +106,8 @@ class OpenPIClient:
             out = as_str_keys(unpackb(reply))
         except WireError as e:
             raise AgentError(f"the openpi server's reply does not decode: {e}") from e
-        if not isinstance(out, dict) or not isinstance(out.get("actions"), np.ndarray):
-            raise AgentError(f"the openpi server's reply has no 'actions' array (keys: "
-                             f"{sorted(out) if isinstance(out, dict) else type(out).__name__})")
+        if not isinstance(out, dict):
+            raise AgentError(f"the openpi server's reply is a {type(out).__name__}, not a map")
         return out
 
     def close(self) -> None:
