@@ -28,11 +28,23 @@ them, reading them changes nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
 from envs.cameras import Calibration
+
+
+@dataclass(frozen=True)
+class PointReport:
+    """What an agent pointed at in one look: for the harness's stage diagnostics (``eval.diagnostics``)."""
+
+    look: int  # 1 for the episode's first look, then one more per look
+    camera: str
+    label: str  # as the reasoner named it: "red block", "blue target", "tray"
+    pixel: tuple[float, float]  # (u, v) in that camera's image, pixel centres at integers
+    lifted: tuple[float, float, float] | None  # the 3-D point the agent lifted it to, None if it could not
 
 
 class Agent:
@@ -57,6 +69,10 @@ class Agent:
     def counters(self) -> dict[str, Any]:
         """Numbers about the current episode for its ``episodes.csv`` row (flat, JSON-able)."""
         return {}
+
+    def pointed(self) -> list[PointReport]:
+        """What the agent pointed at this episode, look by look (agents that point: the tool agent)."""
+        return []
 
     def close(self) -> None:
         """Release what ``prepare`` took (connections, processes)."""

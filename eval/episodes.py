@@ -29,6 +29,7 @@ from envs.errors import BenchError, ConfigError
 from envs.factors import FactorsConfig
 from envs.scene import SceneConfig
 from envs.tasks import TaskConfig
+from eval.diagnostics import point_diagnostics, scene_truth
 
 log = logging.getLogger(__name__)
 
@@ -203,12 +204,14 @@ def run_episode(env: gym.Env, agent: Agent, spec: EpisodeSpec, timeout_s: float 
     row: dict[str, Any] = {"episode": spec.index, "seed": spec.seed, "instruction": "", "success": False,
                            "steps": 0, "status": STATUS_OK, "error": ""}
     start = time.perf_counter()
+    truth, roles = None, {}
     try:
         with _deadline(timeout_s):
             for step in rollout(env, agent, spec):
                 row["steps"] = step.t
                 if step.t == 0:
                     row["instruction"] = step.obs["instruction"]
+                    truth, roles = scene_truth(env), dict(step.info.get("roles", {}))  # for the diagnostics
                 if recorder is not None:
                     recorder.add(env, step.obs)
                 if step.done:
@@ -223,8 +226,10 @@ def run_episode(env: gym.Env, agent: Agent, spec: EpisodeSpec, timeout_s: float 
     row["wall_s"] = round(time.perf_counter() - start, 3)
     try:
         row.update(agent.counters())
+        if truth is not None:
+            row.update(point_diagnostics(agent.pointed(), truth, roles))
     except Exception:  # counters are logging; they must not turn a finished episode into a crash
-        log.exception("episode %d: agent counters failed", spec.index)
+        log.exception("episode %d: agent counters or diagnostics failed", spec.index)
     return row
 
 

@@ -48,5 +48,39 @@ if [[ " $STAGES " == *" report "* ]]; then
     mkdir -p "$PUBLISH"
     cp "$RUNS"/comparison.csv "$RUNS"/comparison.png "$PUBLISH"/
     cp "$RUNS"/paired.csv "$PUBLISH"/ 2>/dev/null || true
+    "$PY" - "$RUNS" "$PUBLISH" <<'PYEOF'
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from eval.stats import wilson  # the interval comparison.csv gives
+
+runs, publish = Path(sys.argv[1]), Path(sys.argv[2])
+rows = []
+for f in sorted(runs.glob("*/*/episodes.csv")):
+    d = pd.read_csv(f)
+    task, language = f.parent.name.rsplit("_", 1)
+    rows.append({"agent": f.parent.parent.name, "task": task, "language": language, "n": len(d),
+                 "successes": int(d["success"].sum()),
+                 "no_plan": int((d["no_plan"] > 0).sum()) if "no_plan" in d else None})
+df = pd.DataFrame(rows)
+order = ["place_rel", "pick_ref", "place_ref", "sort", "tower", "gather"]
+df["task"] = pd.Categorical(df["task"], [t for t in order if t in set(df["task"])] +
+                            sorted(set(df["task"]) - set(order)))
+df = df.sort_values(["task", "language"], ascending=[True, False])
+
+lines = ["| task | instructions | oracle | classic | classic: episodes with no plan |", "|---|---|---|---|---|"]
+for (task, language), g in df.groupby(["task", "language"], sort=False, observed=True):
+    cells = []
+    for agent in ("oracle", "classic"):
+        r = g[g["agent"] == agent].iloc[0]
+        lo, hi = wilson(r["successes"], r["n"])
+        cells.append(f"{r['successes']}/{r['n']} [{100 * lo:.0f}, {100 * hi:.0f}]%")
+    c = g[g["agent"] == "classic"].iloc[0]
+    lines.append(f"| `{task}` | {language} | {cells[0]} | {cells[1]} | {c['no_plan']}/{c['n']} |")
+(publish / "table.md").write_text("\n".join(lines) + "\n")
+print("\n".join(lines))
+PYEOF
     echo "published into $PUBLISH"
 fi

@@ -33,7 +33,7 @@ from typing import Generator, Mapping
 
 import numpy as np
 
-from agents.base import Agent
+from agents.base import Agent, PointReport
 from agents.errors import AgentError
 from agents.motion import (
     CARRY_EXTRA_Z_M,
@@ -84,6 +84,7 @@ class ToolAgent(Agent):
         self.motion = BoundedMotion(control_freq, self.settings.motion)
         self._gen: Generator[np.ndarray, dict, None] | None = None
         self._stats = {"attempts": 0, "calls_executed": 0, "call_errors": 0, "empty_plans": 0}
+        self._points: list[PointReport] = []
 
     # --- agent contract ----------------------------------------------------
     def prepare(self) -> None:
@@ -99,6 +100,7 @@ class ToolAgent(Agent):
         # (x, y), top z of what lies there, and the look it was recorded after; newest last
         self.surfaces: list[tuple[np.ndarray, float, int]] = []
         self._looks = 0
+        self._points = []
         # each cube put down in this plan: (its label, its 3D centre, the flat target it went onto and that
         # target's 3D position then, if the release point matched one)
         self.placed: list[tuple[str, np.ndarray, str | None, np.ndarray | None]] = []
@@ -113,6 +115,9 @@ class ToolAgent(Agent):
 
     def counters(self) -> dict:
         return {**self._stats, **self.reasoner.counters()}
+
+    def pointed(self) -> list[PointReport]:
+        return list(self._points)
 
     # --- episode -----------------------------------------------------------
     def _episode(self, obs: dict):
@@ -145,7 +150,13 @@ class ToolAgent(Agent):
         dets = self.reasoner.point(obs["images"][self.settings.camera], self.instruction)
         self._looks += 1
         for d in dets:
-            self.known[d.label] = self._lift(d.pixel, d.kind)
+            try:
+                p = self.known[d.label] = self._lift(d.pixel, d.kind)
+                lifted: tuple[float, float, float] | None = (float(p[0]), float(p[1]), float(p[2]))
+            except GeometryError:  # a point whose ray misses the table: reported, not lifted
+                lifted = None
+            self._points.append(PointReport(self._looks, self.settings.camera, d.label,
+                                            (float(d.pixel[0]), float(d.pixel[1])), lifted))
         return dets
 
     def _lift(self, pixel: np.ndarray, kind: str) -> np.ndarray:
