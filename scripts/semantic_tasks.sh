@@ -78,7 +78,7 @@ for (task, language), g in df.groupby(["task", "language"], sort=False, observed
         lo, hi = wilson(r["successes"], r["n"])
         cells.append(f"{r['successes']}/{r['n']} [{100 * lo:.0f}, {100 * hi:.0f}]%")
     c = g[g["agent"] == "classic"].iloc[0]
-    lines.append(f"| `{task}` | {language} | {cells[0]} | {cells[1]} | {c['no_plan']}/{c['n']} |")
+    lines.append(f"| `{task}` | {language} | {cells[0]} | {cells[1]} | {int(c['no_plan'])}/{c['n']} |")
 (publish / "table.md").write_text("\n".join(lines) + "\n")
 print("\n".join(lines))
 PYEOF

@@ -15,11 +15,10 @@ import base64
 import io
 import json
 import re
-import threading
-from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
+from local_server import LocalServer
 from PIL import Image
 
 from agents.tool.classic import ClassicReasoner
@@ -48,28 +47,10 @@ def _reply(parts: list[dict]) -> dict:
                               "totalTokenCount": 1070}}
 
 
-class FakeGemini:
-    def __init__(self):
-        self.requests: list[tuple[str, dict]] = []
-        self.canned: deque[tuple[int, dict]] = deque()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
+class FakeGemini(LocalServer):
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
-
-    def push(self, status: int, body: dict) -> None:
-        """The next request gets this reply instead of the model's."""
-        self.canned.append((status, body))
+        return self.address
 
     def _handler(self):
         fake = self
@@ -107,7 +88,7 @@ class FakeGemini:
             return self._done(image, instruction)
         h, w = image.shape[:2]
         items = []
-        dets = ClassicReasoner().point(image, instruction)  # sort, gather, tower: every object involved
+        dets = segment(image, instruction)
         referred = _refer(image, instruction)
         if referred is not None:  # one of look-alikes, named by position, order, size or a neighbour
             dets = [referred] + [d for d in dets if d.kind == "target"]
@@ -144,6 +125,16 @@ class FakeGemini:
         if parts:
             parts[0]["thoughtSignature"] = THOUGHT_SIGNATURE
         return 200, _reply(parts) if parts else text_reply("I cannot find the objects.")
+
+
+def segment(image: np.ndarray, instruction: str) -> list[Detection]:
+    """What the stand-in points at: every object of a multi-step form (the classic rules), else each
+    coloured object the instruction names (also where the rules make no plan: relations, references)."""
+    found = ClassicReasoner().point(image, instruction)
+    if found:
+        return found
+    named = dict.fromkeys(parse_instruction(instruction).objects)
+    return [d for d in (detect_color(image, c, f"{c} {k}") for c, k in named) if d is not None]
 
 
 def judge_done(image: np.ndarray, instruction: str) -> bool | None:

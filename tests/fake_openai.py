@@ -15,12 +15,11 @@ import base64
 import io
 import json
 import re
-import threading
-from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
-from fake_gemini import judge_done
+from fake_gemini import judge_done, segment
+from local_server import LocalServer
 from PIL import Image
 
 from agents.tool.classic import ClassicReasoner
@@ -49,30 +48,15 @@ def text_message(text: str) -> dict:
     return {"role": "assistant", "content": text}
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     def __init__(self, models: dict[str, str] | None = None, key: str | None = None):
         self.models = dict(models or MODELS)
         self.key = key
-        self.requests: list[tuple[str, dict]] = []
-        self.canned: deque[tuple[int, dict]] = deque()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
-
-    def push(self, status: int, body: dict) -> None:
-        """The next chat request gets this reply instead of the model's."""
-        self.canned.append((status, body))
+        return f"{self.address}/v1"
 
     def _handler(self):
         fake = self
@@ -142,7 +126,7 @@ class FakeOpenAI:
         quoted = re.search(r'"(.*?)"', text)
         instruction = quoted.group(1) if quoted else text.removeprefix("detect ").replace(" ; ", " and the ")
         items = [(d.label, (d.pixel[0] + 0.5) / w, (d.pixel[1] + 0.5) / h)
-                 for d in ClassicReasoner().point(image, instruction)]
+                 for d in segment(image, instruction)]
         return write_points(fmt, items, (w, h))
 
     @staticmethod

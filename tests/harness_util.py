@@ -1,4 +1,4 @@
-"""Helpers for running the harness CLI as users do (a subprocess per command)."""
+"""Helpers for running the harness CLI as users do (a subprocess per command), and one agent in-process."""
 
 import subprocess
 import sys
@@ -24,3 +24,15 @@ def episodes(run_dir) -> pd.DataFrame:
 
 def without_timing(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=TIMING_COLUMNS).sort_values("episode").reset_index(drop=True)
+
+
+def run_agent(env, agent, seed):
+    """One whole episode of ``agent`` in ``env`` (in-process): (final info, the agent's counters)."""
+    agent.prepare()
+    obs, info = env.reset(seed=seed)
+    agent.reset(obs["instruction"], info["calibration"])
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(agent.act(obs))
+        done = terminated or truncated
+    return info, agent.counters()

@@ -54,7 +54,7 @@ def test_referents_pointed_at_are_scored_against_the_task_roles(make_env, monkey
     env = make_env(task="pick_ref")
     with FakeGemini() as fake:
         row = run_episode(env, ToolAgent(GeminiReasoner(base_url=fake.base_url, cache_dir=None)), SPEC)
-    assert row["pointed_roles"] == 1.0 and row["points"] == 1
+    assert row["pointed_roles"] == 1.0 and row["points"] >= 1 and row["points_unmatched"] == 0
     classic = run_episode(make_env(task="pick_ref", max_episode_steps=30), ToolAgent(ClassicReasoner()), SPEC)
     assert "point_err_px" not in classic and classic["no_plan"] >= 1
 

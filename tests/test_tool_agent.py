@@ -3,6 +3,7 @@
 import mujoco
 import numpy as np
 import pytest
+from harness_util import run_agent
 
 from agents.base import Agent
 from agents.oracle import OracleAgent
@@ -11,28 +12,18 @@ from agents.tool.classic import ClassicReasoner
 from agents.tool.types import Call
 
 
-def run(env, agent, seed):
-    obs, info = env.reset(seed=seed)
-    agent.reset(obs["instruction"], info["calibration"])
-    done = False
-    while not done:
-        obs, _, terminated, truncated, info = env.step(agent.act(obs))
-        done = terminated or truncated
-    return info, agent.counters()
-
-
 @pytest.mark.parametrize("task", ["pick", "place", "stack"])
 def test_classic_tool_agent_solves_tasks(make_env, task):
     env = make_env(task=task)
     agent = ToolAgent(ClassicReasoner())
     assert isinstance(agent, Agent)
-    wins = sum(run(env, agent, seed)[0]["success"] for seed in range(3))
+    wins = sum(run_agent(env, agent, seed)[0]["success"] for seed in range(3))
     assert wins == 3
 
 
 def test_true_calibration_keeps_working_when_the_camera_moves(make_env):
     env = make_env(task="place", camera="rotated", calibration="true")
-    info, counters = run(env, ToolAgent(ClassicReasoner()), seed=4)
+    info, counters = run_agent(env, ToolAgent(ClassicReasoner()), seed=4)
     assert info["success"] and counters["attempts"] == 1 and counters["call_errors"] == 0
 
 
@@ -43,7 +34,7 @@ def test_unfound_objects_end_in_failure_not_a_crash(make_env):
             return []
 
     env = make_env(task="pick", max_episode_steps=80)
-    info, counters = run(env, ToolAgent(Blind()), seed=0)
+    info, counters = run_agent(env, ToolAgent(Blind()), seed=0)
     # one look from the start pose, one from the look pose (arm out of view), then it stops: a third look
     # would show the same scene
     assert not info["success"] and counters["attempts"] == 2 and counters["calls_executed"] == 0
@@ -61,7 +52,7 @@ def test_bad_calls_are_answered_with_an_error_status(make_env):
 
     reasoner = Sloppy()
     env = make_env(task="pick", max_episode_steps=60)
-    _, counters = run(env, ToolAgent(reasoner), seed=0)
+    _, counters = run_agent(env, ToolAgent(reasoner), seed=0)
     statuses = [r.status for r in reasoner.results]
     assert statuses[:2] == ["error", "error"] and "unknown function" in reasoner.results[0].detail["message"]
     assert "numeric x, y" in reasoner.results[1].detail["message"]
@@ -150,7 +141,7 @@ def test_classic_says_no_plan_rather_than_guess(make_env, task):
     """Colour rules cannot resolve "the leftmost block" or "to the left of": the classic reasoner points at
     nothing, makes no plan, and the arm never goes down to a cube."""
     env = make_env(task=task, max_episode_steps=60)
-    info, counters = run(env, ToolAgent(ClassicReasoner()), seed=0)
+    info, counters = run_agent(env, ToolAgent(ClassicReasoner()), seed=0)
     assert not info["success"] and counters["no_plan"] == 2 and counters["calls_executed"] == 0
     assert counters["empty_plans"] == 2 and counters["attempts"] == 2
 
@@ -158,5 +149,5 @@ def test_classic_says_no_plan_rather_than_guess(make_env, task):
 @pytest.mark.parametrize("task", ["sort", "tower", "gather"])
 def test_classic_solves_colour_named_multi_step_tasks(make_env, task):
     env = make_env(task=task)
-    info, counters = run(env, ToolAgent(ClassicReasoner()), seed=1)
+    info, counters = run_agent(env, ToolAgent(ClassicReasoner()), seed=1)
     assert info["success"] and counters["no_plan"] == 0 and counters["calls_executed"] > 9  # > one pick-and-place

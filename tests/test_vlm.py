@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from fake_openai import MODELS, FakeOpenAI, completion, error_body, text_message
-from harness_util import episodes, run_cli
+from harness_util import episodes, run_agent, run_cli
 
 from agents.errors import FatalAgentError
 from agents.tool import ToolAgent
@@ -33,17 +33,6 @@ def scene(make_env):
 
 def reasoner(fake, fmt="qwen3", **kw):
     return VLMReasoner(BY_FORMAT[fmt], base_url=fake.base_url, cache_dir=None, point_format=fmt, **kw)
-
-
-def run(env, agent, seed):
-    agent.prepare()
-    obs, info = env.reset(seed=seed)
-    agent.reset(obs["instruction"], info["calibration"])
-    done = False
-    while not done:
-        obs, _, terminated, truncated, info = env.step(agent.act(obs))
-        done = terminated or truncated
-    return info, agent.counters()
 
 
 def test_every_family_is_inferred_from_its_model_name():
@@ -120,13 +109,13 @@ def test_every_convention_lifts_the_same_object_to_the_same_point(fake, scene):
 @pytest.mark.parametrize("fmt", POINT_FORMATS)
 def test_an_episode_succeeds_with_every_convention(fake, make_env, fmt):
     env = make_env(task="place")
-    info, c = run(env, ToolAgent(reasoner(fake, fmt)), seed=3)
+    info, c = run_agent(env, ToolAgent(reasoner(fake, fmt)), seed=3)
     assert info["success"] and c["call_errors"] == 0 and c["reasoner_calls"] >= 2 and c["tokens_in"] > 0
 
 
 def test_json_plan_mode_for_servers_without_tool_calls(fake, make_env):
     env = make_env(task="place")
-    info, c = run(env, ToolAgent(reasoner(fake, "molmo", plan_mode="json")), seed=3)
+    info, c = run_agent(env, ToolAgent(reasoner(fake, "molmo", plan_mode="json")), seed=3)
     plans = [b for _, b in fake.requests if "Carry out" in json.dumps(b)]
     assert info["success"] and plans and all("tools" not in b for b in plans)
 
@@ -150,7 +139,7 @@ def test_a_malformed_call_is_answered_with_an_error_not_a_crash(fake, make_env):
         {"id": "c0", "type": "function", "function": {"name": "move", "arguments": "{not json"}}]}
     fake.push(200, completion(BY_FORMAT["qwen3"], bad))
     env = make_env(task="pick", max_episode_steps=40)
-    info, c = run(env, ToolAgent(reasoner(fake)), seed=0)
+    info, c = run_agent(env, ToolAgent(reasoner(fake)), seed=0)
     assert c["call_errors"] >= 1 and not info["success"]
 
 
@@ -165,7 +154,7 @@ def test_prose_instead_of_points_is_a_failed_step(fake, make_env):
     for _ in range(4):
         fake.push(200, completion(BY_FORMAT["qwen3"], text_message("There is a red block near the blue mat.")))
     env = make_env(task="place", max_episode_steps=60)
-    info, c = run(env, ToolAgent(reasoner(fake)), seed=0)
+    info, c = run_agent(env, ToolAgent(reasoner(fake)), seed=0)
     assert not info["success"] and c["calls_executed"] == 0 and c["unreadable_answers"] >= 1
 
 

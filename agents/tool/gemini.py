@@ -149,14 +149,8 @@ class GeminiReasoner:
         return {**self._stats, "latency_s": round(self._stats["latency_s"], 3)}
 
     def point(self, image: np.ndarray, instruction: str) -> list[Detection]:
-        t = self.types
         h, w = image.shape[:2]
-        contents = [t.Content(role="user", parts=[self._image_part(image),
-                                                  t.Part.from_text(text=POINT_PROMPT.format(instruction=instruction))])]
-        config = self._config(response_mime_type="application/json",
-                              response_schema=t.Schema.model_validate(POINT_SCHEMA))
-        resp = self._generate(contents, config)
-        items = resp.parsed if isinstance(resp.parsed, list) else parse_json_lenient(resp.text or "")
+        items = self._ask_json(image, POINT_PROMPT.format(instruction=instruction), POINT_SCHEMA, list)
         dets = [d for d in (detection_from_wire(i, w, h) for i in (items or []) if isinstance(i, dict)) if d]
         log.debug("pointing: %s", [(d.label, d.pixel.round(1).tolist()) for d in dets])
         return dets
@@ -181,18 +175,22 @@ class GeminiReasoner:
 
     def check_done(self, image: np.ndarray, instruction: str) -> bool | None:
         """Ask the model whether the instruction is carried out; None if its answer says neither."""
-        t = self.types
-        contents = [t.Content(role="user", parts=[self._image_part(image),
-                                                  t.Part.from_text(text=DONE_PROMPT.format(instruction=instruction))])]
-        config = self._config(response_mime_type="application/json",
-                              response_schema=t.Schema.model_validate(DONE_SCHEMA))
-        resp = self._generate(contents, config)
-        answer = resp.parsed if isinstance(resp.parsed, dict) else parse_json_lenient(resp.text or "")
+        answer = self._ask_json(image, DONE_PROMPT.format(instruction=instruction), DONE_SCHEMA, dict)
         done = answer.get("done") if isinstance(answer, dict) else None
         log.debug("done check: %r", done)
         return done if isinstance(done, bool) else None
 
     # --- requests ----------------------------------------------------------
+    def _ask_json(self, image: np.ndarray, prompt: str, schema: dict, kind: type) -> Any:
+        """One image and a question answered as JSON with ``schema``: the parsed answer if it is a ``kind``,
+        else whatever the lenient parser finds in the text."""
+        t = self.types
+        contents = [t.Content(role="user", parts=[self._image_part(image), t.Part.from_text(text=prompt)])]
+        config = self._config(response_mime_type="application/json",
+                              response_schema=t.Schema.model_validate(schema))
+        resp = self._generate(contents, config)
+        return resp.parsed if isinstance(resp.parsed, kind) else parse_json_lenient(resp.text or "")
+
     def _plan_turn(self) -> list[Call]:
         resp = self._generate(self.history, self._config(tools=_function_declarations(self.types)))
         if not resp.candidates or resp.candidates[0].content is None:

@@ -162,3 +162,16 @@ class Task(abc.ABC):
     @staticmethod
     def static(scene: SceneHandle, color: str) -> bool:
         return scene.block_speed(color) < STATIC_SPEED_M_S
+
+    def placements(self, scene: SceneHandle, blocks: list[str], placed: list[bool]) -> dict[str, bool]:
+        """Sub-conditions of a multi-step placement of ``blocks`` (``placed``: which are in place):
+        ``placed_j_of_k`` for j = 1..k, ``all_placed``, and grip and stillness over all of them."""
+        k, n = len(blocks), sum(placed)
+        grips = [self.grip(scene, c) for c in blocks]
+        return {
+            **{f"placed_{j}_of_{k}": n >= j for j in range(1, k + 1)},
+            "all_placed": n == k,
+            "is_grasped": any(g[0] for g in grips),
+            "released": all(g[1] for g in grips),
+            "static": all(self.static(scene, c) for c in blocks),
+        }

@@ -93,15 +93,7 @@ class GatherTask(Task):
     def conditions(self, scene: SceneHandle) -> dict[str, bool]:
         tray = scene.tray_pos()[:2]
         placed = [on_tray(scene.block_pos(c)[:2] - tray) and scene.resting_on_table(c) for c in self.blocks]
-        k, n = len(self.blocks), sum(placed)
-        grips = [self.grip(scene, c) for c in self.blocks]
-        return {
-            **{f"placed_{j}_of_{k}": n >= j for j in range(1, k + 1)},
-            "all_placed": n == k,
-            "is_grasped": any(g[0] for g in grips),
-            "released": all(g[1] for g in grips),
-            "static": all(self.static(scene, c) for c in self.blocks),
-        }
+        return self.placements(scene, self.blocks, placed)
 
     def subgoals(self) -> list[Subgoal]:
         return [Subgoal(c, "point", xy=(float(self.tray_xy[0] + dx), float(self.tray_xy[1] + dy)))

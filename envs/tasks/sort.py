@@ -88,15 +88,7 @@ class SortTask(Task):
     def conditions(self, scene: SceneHandle) -> dict[str, bool]:
         placed = [bool(norm(scene.block_pos(c)[:2] - scene.mat_pos(c)[:2]) < MAT_RADIUS_M)
                   and scene.resting_on_table(c) for c in self.pairs]
-        k, n = len(self.pairs), sum(placed)
-        grips = [self.grip(scene, c) for c in self.pairs]
-        return {
-            **{f"placed_{j}_of_{k}": n >= j for j in range(1, k + 1)},
-            "all_placed": n == k,
-            "is_grasped": any(g[0] for g in grips),
-            "released": all(g[1] for g in grips),
-            "static": all(self.static(scene, c) for c in self.pairs),
-        }
+        return self.placements(scene, self.pairs, placed)
 
     def subgoals(self) -> list[Subgoal]:
         return [Subgoal(c, "mat", c) for c in self.pairs]
