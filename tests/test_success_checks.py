@@ -142,3 +142,51 @@ def test_success_needs_consecutive_steps(make_env):
     assert ev["held_steps"] == 0 and not ev["success"]
     # evaluate() again in the same step does not advance the counter
     assert u.task.evaluate(u.handle)["held_steps"] == 0
+
+
+def _rest(u, block, xy):
+    u.handle.set_block_pose(block, np.array([xy[0], xy[1], u.handle.block_half(block)]), 0.0)
+
+
+@pytest.mark.parametrize("task", ["sort", "gather", "tower", "place_ref", "pick_ref"])
+def test_a_cube_still_in_the_gripper_holds_back_every_new_task(make_env, task):
+    """Every step done but the last cube still held at its goal (it may slide down onto it between the
+    fingers): grasped, not released, no success (pick_ref: held up high is its success)."""
+    env, u = _env(make_env, task)
+    _park_arm_high(u)
+    t, h = u.task, u.handle
+    if task == "sort":
+        *done, last = t.pairs
+        for c in done:
+            _rest(u, c, h.mat_pos(c)[:2])
+        goal = h.mat_pos(last)[:3] + [0, 0, H + 0.01]
+    elif task == "gather":
+        from envs.tasks.gather import TRAY_SLOTS_M
+        *done, last = t.blocks
+        for c, slot in zip(done, TRAY_SLOTS_M):
+            _rest(u, c, h.tray_pos()[:2] + slot)
+        goal = np.r_[h.tray_pos()[:2] + TRAY_SLOTS_M[2], H + 0.01]
+    elif task == "tower":
+        bottom, middle, last = (t.roles[r] for r in ("bottom", "middle", "top"))
+        _rest(u, bottom, [0.26, 0.0])
+        h.set_block_pose(middle, np.array([0.26, 0.0, 3 * H]), 0.0)
+        goal = np.array([0.26, 0.0, 5 * H + 0.01])
+    else:
+        last = t.roles["block"]
+        goal = (h.mat_pos(t.roles["target"])[:3] + [0, 0, h.block_half(last) + 0.01] if task == "place_ref"
+                else np.r_[h.placed_xy(last), 0.09])
+    mujoco.mj_forward(u.model, u.data)
+    _grasp_in_air(u, last, goal)
+    ev, _ = _step(env, 8, gripper=0.0)
+    assert ev["is_grasped"]
+    if task == "pick_ref":
+        assert ev["lifted"] and ev["success"]
+        return
+    assert not ev["released"] and not ev["success"]
+    if task in ("sort", "gather"):
+        k = len(t.pairs if task == "sort" else t.blocks)
+        assert ev[f"placed_{k - 1}_of_{k}"]  # the steps done still count
+    elif task == "tower":
+        assert ev["middle_on_bottom"] and ev["bottom_on_table"]
+    else:
+        assert ev["on_target"]

@@ -45,7 +45,7 @@ class GatherTask(Task):
         "heldout": (
             "collect every piece onto the grey platter",
             "bring each brick over to the pale board",
-            "load the whole set of pieces onto the grey platform",
+            "load all of the pieces onto the grey platform",
             "transfer each and every brick to the light grey board",
         ),
         "synonyms": (
