@@ -25,7 +25,7 @@ import envs
 from agents.base import Agent
 from agents.errors import FatalAgentError
 from envs.cameras import CameraConfig
-from envs.errors import BenchError, ConfigError
+from envs.errors import BenchError, ConfigError, check_choice
 from envs.factors import FactorsConfig
 from envs.scene import SceneConfig
 from envs.tasks import TaskConfig
@@ -88,12 +88,13 @@ class EnvSettings:
     factors: FactorsConfig = FactorsConfig()
     obs_cameras: tuple[str, ...] = ("primary",)
     depth_cameras: tuple[str, ...] = ()
+    control_mode: str = "ee_pose"  # the action space the agent speaks (envs.widowx_env.CONTROL_MODES)
 
     def make(self) -> gym.Env:
         return gym.make(envs.ENV_ID, task=self.task, task_config=self.task_config, camera=self.camera.name,
                         camera_magnitude=self.camera.magnitude, calibration=self.camera.calibration,
                         scene=self.scene, factors=self.factors, obs_cameras=self.obs_cameras,
-                        depth_cameras=self.depth_cameras,
+                        depth_cameras=self.depth_cameras, control_mode=self.control_mode,
                         max_episode_steps=self.max_steps)
 
 
@@ -144,8 +145,12 @@ def env_settings(cfg: DictConfig) -> EnvSettings:
 
     task, task_config, camera, scene, factors = env_configs(cfg)
     max_steps = cfg.max_steps or TASKS[task].max_episode_steps or envs.DEFAULT_MAX_EPISODE_STEPS
+    from envs.widowx_env import CONTROL_MODES
+
+    control_mode = check_choice("agent.control_mode", str(cfg.agent.get("control_mode", "ee_pose")), CONTROL_MODES)
     return EnvSettings(task, task_config, camera, scene, int(max_steps), factors,
-                       tuple(cfg.agent.get("obs_cameras", ["primary"])), tuple(cfg.agent.get("depth_cameras", [])))
+                       tuple(cfg.agent.get("obs_cameras", ["primary"])), tuple(cfg.agent.get("depth_cameras", [])),
+                       control_mode)
 
 
 def agent_settings(cfg: DictConfig) -> AgentSettings:

@@ -38,7 +38,8 @@ from envs.widowx_env import DEFAULT_TASK
 TaskName = Enum("TaskName", {n: n for n in sorted(TASKS)})  # type: ignore[misc]
 CameraName = Enum("CameraName", {n: n for n in PERTURBATIONS})  # type: ignore[misc]
 VisualPreset = Enum("VisualPreset", {n: n for n in VISUAL_PRESETS})  # type: ignore[misc]
-AGENT_META_KEYS = ("name", "obs_cameras", "depth_cameras")  # harness keys of the agent node, not constructor arguments
+# harness keys of the agent node, not constructor arguments (control_mode: the env's action space)
+AGENT_META_KEYS = ("name", "obs_cameras", "depth_cameras", "control_mode")
 TASK_FIELDS_NOT_IN_CONFIG = ("workspace",)  # nested frozen dataclasses stay Python-only
 MAX_EPISODES = 1_000_000  # per run; a bigger number is a typo
 MAX_STEPS_LIMIT = 100_000
@@ -96,7 +97,7 @@ def task_node(name: str) -> Any:
 class _EnvRunConf:
     """What builds an episode: the agent, the env's three groups, the base seed and the step limit."""
 
-    agent: Any = field(default_factory=dict)  # {name, obs_cameras, depth_cameras, _target_, constructor kwargs}
+    agent: Any = field(default_factory=dict)  # {name, obs_cameras, depth_cameras, control_mode, _target_, kwargs}
     camera: Any = field(default_factory=CameraConf)
     task: Any = field(default_factory=lambda: task_node(DEFAULT_TASK))
     scene: Any = field(default_factory=SceneConf)

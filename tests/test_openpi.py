@@ -185,3 +185,32 @@ def test_harness_without_an_openpi_server_stops_at_once(tmp_path):
     proc = run_cli("agent=openpi", "agent.server=ws://127.0.0.1:9", "agent.timeout_s=2", "episodes=2",
                    f"out_dir={tmp_path}", check=2)
     assert "agent.server=ws://127.0.0.1:9" in proc.stderr + proc.stdout
+
+
+def test_droid_contract_sends_joint_keys_and_integrates_velocities():
+    c = make_contract("droid")
+    q = np.r_[0.1, -0.2, 0.3, 0.0, 0.5, 0.0, 0.015, -0.015].astype(np.float32)
+    obs = {"images": {"primary": np.zeros((240, 320, 3), np.uint8)}, "joint_pos": q,
+           "state": np.r_[np.zeros(7), 0.25].astype(np.float32)}
+    sent = c.build(obs, "x")
+    assert set(sent) == {"observation/exterior_image_1_left", "observation/wrist_image_left",
+                         "observation/joint_position", "observation/gripper_position", "prompt"}
+    np.testing.assert_allclose(sent["observation/joint_position"], np.r_[q[:6], 0.0])  # 6 joints, padded to 7
+    np.testing.assert_allclose(sent["observation/gripper_position"], [0.75])  # 0 open, 1 closed
+    action = c.action(np.r_[1.0, 0, 0, 0, 0, -2.0, 9.0, 1.0], obs, dt_s=0.1)  # the 7th joint is not there
+    np.testing.assert_allclose(action, np.r_[0.2, -0.2, 0.3, 0.0, 0.5, -0.2, 0.0], atol=1e-6)
+
+
+def test_a_contract_that_does_not_match_the_env_is_refused_at_start():
+    with pytest.raises(ConfigError, match="agent.control_mode=joint_pos"):
+        OpenPIAgent("ws://127.0.0.1:9", {"preset": "droid"}, env_control_mode="ee_pose")
+
+
+def test_harness_runs_a_joint_space_policy(tmp_path, monkeypatch):
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    with PolicyServer(DemoBackend(demo_policy("droid"), {"policy": "droid-test"})) as s:
+        run_cli("agent=openpi", f"agent.server={s.url}", "agent.control_mode=joint_pos",
+                "agent.contract.preset=droid", "task=pick", "episodes=1", "max_steps=16", f"out_dir={tmp_path}",
+                check=0)
+    df = episodes(tmp_path)
+    assert (df["status"] == "ok").all() and (df["policy_queries"] == 2).all()  # 8 rows per query

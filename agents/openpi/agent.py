@@ -18,17 +18,24 @@ from agents.errors import AgentError
 from agents.openpi.client import OpenPIClient
 from agents.openpi.contract import OpenPIContract, make_contract
 from envs.cameras import Calibration
+from envs.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
 class OpenPIAgent(Agent):
     def __init__(self, server: str, contract: dict | None = None, control_freq: int = 10,
-                 policy_hz: float | None = None, timeout_s: float = 60.0, retries: int = 3):
+                 policy_hz: float | None = None, timeout_s: float = 60.0, retries: int = 3,
+                 env_control_mode: str = "ee_pose"):
         settings = dict(contract or {})
-        self.contract: OpenPIContract = make_contract(settings.pop("preset", "libero"), **settings)
+        preset = settings.pop("preset", "libero")
+        self.contract: OpenPIContract = make_contract(preset, **settings)
+        if self.contract.action_space != env_control_mode:
+            raise ConfigError(f"contract preset {preset!r} sends {self.contract.action_space} actions but the env "
+                              f"runs {env_control_mode}: set agent.control_mode={self.contract.action_space}")
         self.server, self.timeout_s, self.retries = server, timeout_s, retries
         self.repeat = max(1, round(control_freq / policy_hz)) if policy_hz else 1
+        self.dt_s = self.repeat / control_freq  # how long each row of a chunk is held
         self.client: OpenPIClient | None = None
         self._queue: list[np.ndarray] = []
         self._stats = {"policy_queries": 0, "inference_s": 0.0, "server_infer_ms": 0.0}
@@ -46,7 +53,7 @@ class OpenPIAgent(Agent):
         if not self._queue:
             self._query(obs)
         row = self._queue.pop(0)
-        return self.contract.action(row, obs)  # deltas apply to the pose at the step the action runs
+        return self.contract.action(row, obs, self.dt_s)  # deltas apply to the state at the step it runs
 
     def _query(self, obs: dict) -> None:
         assert self.client is not None

@@ -1,12 +1,12 @@
 """A small openpi-protocol server with a deterministic test policy (no model): for tests and for trying
 ``agent=openpi`` without a GPU.
 
-    python -m agents.openpi.testing --port 8000 [--contract libero|env]
+    python -m agents.openpi.testing --port 8000 [--contract libero|env|droid]
 
 It is :class:`agents.openpi.server.PolicyServer` (openpi's protocol, safe defaults) around a test policy.
-The test policy answers every observation with a chunk of ``CHUNK`` rows that lower the gripper slowly,
-open, in the contract's action convention; an observation without the contract's keys is answered with an
-error frame, and the server goes on serving.
+The test policy answers every observation with a chunk of ``CHUNK`` rows in the contract's action
+convention (:func:`demo_policy`); an observation without the contract's keys is answered with an error
+frame, and the server goes on serving.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ CHUNK = 10
 
 
 def demo_policy(contract: str = "libero") -> Callable[[dict], np.ndarray]:
-    """A deterministic policy: lower the gripper 1 cm per step, gripper open, in the contract's convention."""
+    """A deterministic policy in the contract's convention: lower the gripper, open (libero, env), or turn the
+    base joint, open (droid)."""
     def libero(obs: dict) -> np.ndarray:
         for key in ("observation/image", "observation/state", "prompt"):
             if key not in obs:
@@ -38,7 +39,13 @@ def demo_policy(contract: str = "libero") -> Callable[[dict], np.ndarray]:
         rows = [np.r_[state[:2], state[2] - 0.01 * (k + 1), state[3:6], 1.0] for k in range(CHUNK)]
         return np.asarray(rows, np.float32)
 
-    return {"libero": libero, "env": env}[contract]
+    def droid(obs: dict) -> np.ndarray:  # the base joint turning at 0.2 rad/s, gripper open (0)
+        for key in ("observation/exterior_image_1_left", "observation/joint_position", "prompt"):
+            if key not in obs:
+                raise KeyError(f"observation has no {key!r} (keys: {sorted(obs)})")
+        return np.tile(np.array([0.2, 0, 0, 0, 0, 0, 0, 0.0], np.float32), (CHUNK, 1))
+
+    return {"libero": libero, "env": env, "droid": droid}[contract]
 
 
 class DemoBackend:
@@ -61,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--contract", default="libero", choices=("libero", "env"))
+    p.add_argument("--contract", default="libero", choices=("libero", "env", "droid"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     key = os.environ.get(API_KEY_ENV)
