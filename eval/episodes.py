@@ -204,8 +204,9 @@ def outcome(info: dict) -> dict[str, bool]:
 
 
 def run_episode(env: gym.Env, agent: Agent, spec: EpisodeSpec, timeout_s: float | None = None,
-                recorder=None) -> dict[str, Any]:
-    """Roll out one episode into a record; never raises except for fatal agent errors."""
+                recorder=None, replay=None) -> dict[str, Any]:
+    """Roll out one episode into a record; never raises except for fatal agent errors.  ``recorder`` (video)
+    and ``replay`` (:class:`eval.replay.ReplayRecorder`) see every step."""
     row: dict[str, Any] = {"episode": spec.index, "seed": spec.seed, "instruction": "", "success": False,
                            "steps": 0, "status": STATUS_OK, "error": ""}
     start = time.perf_counter()
@@ -219,6 +220,8 @@ def run_episode(env: gym.Env, agent: Agent, spec: EpisodeSpec, timeout_s: float 
                     truth, roles = scene_truth(env), dict(step.info.get("roles", {}))  # for the diagnostics
                 if recorder is not None:
                     recorder.add(env, step.obs)
+                if replay is not None:
+                    replay.add(env, step.t, step.obs, step.info)
                 if step.done:
                     row.update(outcome(step.info))
     except FatalAgentError:
@@ -233,8 +236,10 @@ def run_episode(env: gym.Env, agent: Agent, spec: EpisodeSpec, timeout_s: float 
         row.update(agent.counters())
         if truth is not None:
             row.update(point_diagnostics(agent.pointed(), truth, roles))
+        if replay is not None:
+            replay.finish(agent)
     except Exception:  # counters are logging; they must not turn a finished episode into a crash
-        log.exception("episode %d: agent counters or diagnostics failed", spec.index)
+        log.exception("episode %d: agent counters, diagnostics or replay failed", spec.index)
     return row
 
 

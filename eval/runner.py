@@ -10,6 +10,7 @@ from typing import Iterable
 
 from omegaconf import DictConfig
 
+from envs.errors import ConfigError
 from eval.episodes import (
     STATUS_ERROR,
     STATUS_TIMEOUT,
@@ -46,13 +47,19 @@ class RunSettings:
     timeout_s: float | None
     video: bool
     settings_id: str = ""
+    rerun: bool = False
 
 
 def run_settings(cfg: DictConfig) -> RunSettings:
+    import importlib.util
+
     from eval.store import settings_id
 
+    if cfg.get("rerun") and importlib.util.find_spec("rerun") is None:
+        raise ConfigError("rerun=true needs rerun-sdk: pip install -e '.[viz]' (make setup installs it)")
+
     return RunSettings(env_settings(cfg), agent_settings(cfg), int(cfg.seed), int(cfg.episodes), cfg.workers,
-                       cfg.episode_timeout_s, bool(cfg.video), settings_id(plain(cfg)))
+                       cfg.episode_timeout_s, bool(cfg.video), settings_id(plain(cfg)), bool(cfg.get("rerun", False)))
 
 
 def row_identity(settings: RunSettings, env, agent) -> dict:
@@ -95,7 +102,11 @@ def _run_one(spec: EpisodeSpec) -> dict:
     if settings.video:
         path = _worker["out_dir"] / "videos" / f"episode_{spec.index:04d}.mp4"
         recorder = VideoRecorder(path, fps=env.unwrapped.control_freq)
-    row = run_episode(env, agent, spec, settings.timeout_s, recorder)
+    replay = None
+    if settings.rerun:
+        from eval.replay import ReplayRecorder
+        replay = ReplayRecorder(_worker["out_dir"] / "episodes" / f"episode_{spec.index:04d}.rrd")
+    row = run_episode(env, agent, spec, settings.timeout_s, recorder, replay)
     if recorder and recorder.frames:
         recorder.save()
     return {**_worker["ident"], **row}

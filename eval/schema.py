@@ -113,6 +113,7 @@ class RunConf(_EnvRunConf):
     episodes: int = 20  # per task
     workers: Optional[int] = None  # processes; null = number of CPU cores
     video: bool = False  # one mp4 per episode: primary view beside the third-person view
+    rerun: bool = False  # one Rerun replay per episode (episodes/episode_NNNN.rrd); needs rerun-sdk
     episode_timeout_s: Optional[float] = None  # wall-clock limit per episode; null = none
     out_dir: str = "results/runs/${now:%Y-%m-%d_%H-%M-%S}"
 

@@ -1,0 +1,48 @@
+"""Rerun replays (rerun=true): written per episode by the harness, read back with rerun's own CLI."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from harness_util import run_cli
+
+pytest.importorskip("rerun", reason="rerun-sdk is the viz extra (make setup installs it)")
+RERUN = Path(sys.executable).parent / "rerun"
+
+
+def entities(rrd: Path) -> dict[str, set[str]]:
+    """entity path -> the archetype:component columns logged on it, from `rerun rrd print`."""
+    out = subprocess.run([str(RERUN), "rrd", "print", str(rrd)], capture_output=True, text=True, timeout=120,
+                         env={"RERUN_ANALYTICS": "0", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    found: dict[str, set[str]] = {}
+    for line in out.stdout.splitlines():
+        if " - /" in line and "data columns: [" in line:
+            path = line.split(" - ")[1].strip()
+            cols = line.split("data columns: [")[1].rstrip("]").split()
+            found.setdefault(path, set()).update(c.split("@")[-1] for c in cols)
+    return found
+
+
+def test_a_stale_calibration_replay_holds_both_frusta_the_points_and_the_conditions(tmp_path):
+    run_cli("agent=classic", "task=place", "camera=shifted", "camera.calibration=nominal", "episodes=1",
+            "workers=1", "max_steps=60", "rerun=true", f"out_dir={tmp_path}", check=None)
+    rrd = tmp_path / "episodes" / "episode_0000.rrd"
+    assert rrd.exists() and rrd.stat().st_size > 10_000
+    e = entities(rrd)
+    for cam in ("true", "reported"):  # the camera where it is, and where the agent was told it is
+        assert {"Transform3D:translation", "Pinhole:image_from_camera"} <= e[f"/world/cameras/primary/{cam}"]
+    assert "Boxes3D:centers" in e["/world/objects"] and "Cylinders3D:centers" in e["/world/mats"]
+    assert "LineStrips3D:strips" in e["/world/robot/ee_path"] and "LineStrips3D:strips" in e["/world/robot/skeleton"]
+    assert "EncodedImage:blob" in e["/camera/primary/image"]
+    assert "Points2D:positions" in e["/camera/primary/points/look_1"]  # what the agent pointed at
+    assert "Points3D:positions" in e["/world/points/look_1"] and "LineStrips3D:strips" in e["/world/rays/look_1"]
+    assert {"/eval/success", "/eval/on_target", "/eval/released"} <= set(e)
+
+
+def test_agents_that_do_not_point_still_get_the_scene(tmp_path):
+    run_cli("agent=oracle", "task=gather", "episodes=1", "workers=1", "max_steps=20", "rerun=true",
+            f"out_dir={tmp_path}", check=None)
+    e = entities(tmp_path / "episodes" / "episode_0000.rrd")
+    assert "/world/tray" in e and "/world/objects" in e and not any(p.startswith("/world/points") for p in e)
