@@ -204,3 +204,8 @@ def test_harness_without_a_server_stops_at_once_naming_base_url(tmp_path):
     assert "base_url=http://127.0.0.1:9/v1" in proc.stderr + proc.stdout
     assert not (tmp_path / "episodes.csv").exists() or episodes(tmp_path).empty
 
+
+
+def test_an_ollama_model_without_its_tag_is_the_latest_one():
+    with FakeOpenAI(models={"qwen2.5vl:latest": "qwen2.5"}) as fake:
+        VLMReasoner("qwen2.5vl", base_url=fake.base_url, cache_dir=None).prepare()  # no error

@@ -125,7 +125,7 @@ class VLMReasoner:
                                   "base_url") from e
         except openai.APIStatusError as e:
             raise _fatal_or_none(e, self.model, self.base_url) or AgentError(str(e)) from e
-        if served and self.model not in served:
+        if served and self.model not in served and f"{self.model}:latest" not in served:  # Ollama's default tag
             raise FatalAgentError(f"the server at {self.base_url} does not serve model {self.model!r} (it serves "
                                   f"{', '.join(served[:8])}); set agent.reasoner.model to one of them")
         self._checked = True
