@@ -18,6 +18,8 @@ from envs.scene import (
     TABLE_TOP_Z_M,
     TRAY_NAME,
     TRAY_PARK_M,
+    WORLD_CONAFFINITY,
+    WORLD_CONTYPE,
     block_color,
     block_name,
     mat_name,
@@ -45,6 +47,7 @@ class SceneHandle:
         self._block_body = {c: model.body(block_name(c)).id for c in self.blocks}
         self._block_geom = {c: model.geom(block_name(c)).id for c in self.blocks}
         self._block_half = {c: float(model.geom_size[self._block_geom[c], 0]) for c in self.blocks}
+        self._extras = [c for c in self.blocks if c not in COLORS]  # a task's extra cubes (ExtraObjects)
         self._mat_mocap = {c: model.body(mat_name(c)).mocapid[0] for c in COLORS}
         tray = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, TRAY_NAME)
         self._tray_mocap = int(model.body_mocapid[tray]) if tray >= 0 else None
@@ -58,6 +61,8 @@ class SceneHandle:
         for i, c in enumerate(self.blocks):
             park = parking_position(i)
             self.set_block_pose(c, np.array([park[0], park[1], SHELF_Z_M + self._block_half[c]]), 0.0)
+        for c in self._extras:  # parked extras float without contacts: a dozen resting cubes cost the solver
+            self._set_active(c, False)
         for i, c in enumerate(COLORS):
             park = parking_position(i)
             self.data.mocap_pos[self._mat_mocap[c]] = [park[0], park[1] + 0.06, SHELF_Z_M]
@@ -73,7 +78,17 @@ class SceneHandle:
 
     def place_block(self, block: str, xy: np.ndarray, yaw: float) -> None:
         self.set_block_pose(block, np.array([xy[0], xy[1], TABLE_TOP_Z_M + self._block_half[block]]), yaw)
+        if block in self._extras:
+            self._set_active(block, True)
         self.active_blocks.append(block)
+
+    def _set_active(self, block: str, active: bool) -> None:
+        """An extra cube in the scene collides and falls; parked, it neither collides nor falls (gravity
+        compensated, at rest), so the parked ones add no contacts."""
+        g, b = self._block_geom[block], self._block_body[block]
+        self.model.geom_contype[g], self.model.geom_conaffinity[g] = (WORLD_CONTYPE, WORLD_CONAFFINITY) if active \
+            else (0, 0)
+        self.model.body_gravcomp[b] = 0.0 if active else 1.0
 
     def move_block(self, color: str, xy: np.ndarray) -> None:
         """Put the cube of ``color`` at ``xy``, keeping its height and orientation, at rest (a disturbance)."""
