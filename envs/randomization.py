@@ -81,6 +81,19 @@ def sample_layout(rng: np.random.Generator, radii: list[float], workspace: Works
     return np.array(placed)
 
 
+def sample_layout_redrawn(rng: np.random.Generator, radii: list[float], workspace: Workspace,
+                          layouts: int) -> np.ndarray:
+    """:func:`sample_layout`, whole layouts drawn again (up to ``layouts``) when one paints itself into a
+    corner object by object (crowded scenes: sort's six footprints, gather's tray)."""
+    for attempt in range(layouts):
+        try:
+            return sample_layout(rng, radii, workspace)
+        except SimulationError:
+            if attempt == layouts - 1:
+                raise
+    raise SimulationError("no layout drawn: layouts must be >= 1")
+
+
 def choose_colors(rng: np.random.Generator, palette: list[str], n: int) -> list[str]:
     """``n`` distinct colours from ``palette`` in random order."""
     if n > len(palette):

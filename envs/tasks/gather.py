@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.errors import SimulationError
 from envs.objects import SceneHandle
-from envs.randomization import BLOCK_YAW_RAD, choose_colors, sample_layout
+from envs.randomization import BLOCK_YAW_RAD, choose_colors, sample_layout_redrawn
 from envs.scene import MAT_RADIUS_M, TRAY_HALF_SIZE_M, ExtraObjects
 from envs.tasks.base import BLOCK_FOOTPRINT_RADIUS_M, Subgoal, Task
 
@@ -72,13 +71,7 @@ class GatherTask(Task):
         colors = choose_colors(rng, list(cfg.palette), NUM_BLOCKS + cfg.num_distractor_mats)
         blocks, mats = colors[:NUM_BLOCKS], colors[NUM_BLOCKS:]
         radii = [TRAY_FOOTPRINT_RADIUS_M] + [MAT_RADIUS_M] * len(mats) + [BLOCK_FOOTPRINT_RADIUS_M] * len(blocks)
-        for attempt in range(MAX_LAYOUTS):
-            try:
-                xy = sample_layout(rng, radii, cfg.workspace)
-                break
-            except SimulationError:
-                if attempt == MAX_LAYOUTS - 1:
-                    raise
+        xy = sample_layout_redrawn(rng, radii, cfg.workspace, MAX_LAYOUTS)
         yaws = [BLOCK_YAW_RAD.sample(rng) for _ in blocks]
         scene.park_all()
         scene.place_tray(xy[0])

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.errors import SimulationError
 from envs.geometry import norm
 from envs.objects import SceneHandle
-from envs.randomization import BLOCK_YAW_RAD, choose_colors, sample_layout
+from envs.randomization import BLOCK_YAW_RAD, choose_colors, sample_layout_redrawn
 from envs.scene import MAT_RADIUS_M
 from envs.tasks.base import BLOCK_FOOTPRINT_RADIUS_M, Subgoal, Task
 
@@ -67,13 +66,7 @@ class SortTask(Task):
         mat_colors = pairs + rest[cfg.num_distractor_blocks:]
         block_colors = pairs + rest[:cfg.num_distractor_blocks]
         radii = [MAT_RADIUS_M] * len(mat_colors) + [BLOCK_FOOTPRINT_RADIUS_M] * len(block_colors)
-        for attempt in range(MAX_LAYOUTS):  # object by object, a layout can paint itself into a corner: redraw
-            try:
-                xy = sample_layout(rng, radii, cfg.workspace)
-                break
-            except SimulationError:
-                if attempt == MAX_LAYOUTS - 1:
-                    raise
+        xy = sample_layout_redrawn(rng, radii, cfg.workspace, MAX_LAYOUTS)
         yaws = [BLOCK_YAW_RAD.sample(rng) for _ in block_colors]
         scene.park_all()
         for c, p in zip(mat_colors, xy[:len(mat_colors)]):
