@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fake_gemini import THOUGHT_SIGNATURE, FakeGemini, error_body, text_reply
-from harness_util import episodes, run_cli
+from harness_util import episodes, run_agent, run_cli
 
 from agents.errors import FatalAgentError
 from agents.tool import ToolAgent
@@ -233,14 +233,9 @@ def test_an_episode_succeeds_through_a_damaged_cache(fake, make_env, tmp_path):
     env = make_env(task="pick")
 
     def episode():
-        agent = ToolAgent(GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path)))
-        obs, info = env.reset(seed=3)
-        agent.reset(obs["instruction"], info["calibration"])
-        done = False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(agent.act(obs))
-            done = terminated or truncated
-        return info["success"], agent.counters()
+        info, counters = run_agent(env, ToolAgent(GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path))),
+                                   seed=3)
+        return info["success"], counters
 
     assert episode()[0]
     calls = len(fake.requests)
@@ -272,16 +267,8 @@ NEW_TASKS = ["place_rel", "pick_ref", "place_ref", "sort", "tower", "gather"]
 def test_every_reasoning_task_runs_end_to_end_through_the_real_client(fake, make_env, task):
     """The stand-in reads each task's instructions (referring expressions and relations through the nominal
     view, the multi-step forms by the classic rules): pointing, a many-step plan, each call answered."""
-    env = make_env(task=task)
-    agent = ToolAgent(reasoner(fake))
-    obs, info = env.reset(seed=0)
-    agent.reset(obs["instruction"], info["calibration"])
-    done = False
-    while not done:
-        obs, _, terminated, truncated, info = env.step(agent.act(obs))
-        done = terminated or truncated
-    c = agent.counters()
-    assert info["success"], (obs["instruction"], c)
+    info, c = run_agent(make_env(task=task), ToolAgent(reasoner(fake)), seed=0)
+    assert info["success"], c
     steps = {"sort": 2, "tower": 2, "gather": 3}.get(task, 1)  # pick-and-place steps in one plan
     assert c["call_errors"] == 0 and c["calls_executed"] >= 4 * steps + 1
     assert any(b.get("tools") for _, b in fake.requests)  # planned through function calling

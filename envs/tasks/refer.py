@@ -163,8 +163,8 @@ class _Referring(Task):
         n_mats = len(self.role_mats) + cfg.num_distractor_mats
         for _ in range(MAX_LAYOUTS):
             colors = choose_colors(rng, list(cfg.palette), 1 + cfg.num_distractor_blocks + n_mats)
-            twin, others, mat_colors = colors[0], colors[1:1 + cfg.num_distractor_blocks], colors[-n_mats:] \
-                if n_mats else []
+            nd = cfg.num_distractor_blocks
+            twin, others, mat_colors = colors[0], colors[1:1 + nd], colors[1 + nd:]
             blocks = [twin, f"{twin}_small" if kind == "size" else f"{twin}_2", *others]
             radii = [MAT_RADIUS_M] * n_mats + [BLOCK_FOOTPRINT_RADIUS_M] * len(blocks)
             try:
@@ -178,9 +178,10 @@ class _Referring(Task):
                 scene.place_block(b, p, BLOCK_YAW_RAD.sample(rng))
             cubes = [SceneCube(b, block_color(b), scene.placed_xy(b), scene.block_half(b)) for b in blocks]
             mats = {c: scene.mat_pos(c)[:2] for c in mat_colors}
+            # mats an expression may name: any for "next to"; for distances, not the target mat
+            named = mat_colors if kind == "next_to" else mat_colors[len(self.role_mats):]
             # referent must share its colour with another cube: colour alone never says which
-            found = [(e, r[0]) for e in candidate_expressions(kind, [twin, *others], mat_colors[len(self.role_mats):]
-                                                              if kind != "next_to" else mat_colors)
+            found = [(e, r[0]) for e in candidate_expressions(kind, [twin, *others], named)
                      if len(r := resolve(e, cubes, mats)) == 1 and block_color(r[0]) == twin]
             if found:
                 self.expression, referent = found[int(rng.integers(len(found)))]
