@@ -11,6 +11,11 @@ The harness calls, per worker process and then per episode::
     action = agent.act(obs)                 # per control step
     row.update(agent.counters())            # per episode, after its last step
 
+With ``batch_episodes=K`` the harness runs K episodes in lockstep: it calls
+``replicate()`` K-1 times after ``prepare`` and, at every control step, one
+``act_batch(agents, observations)`` for the episodes still running (the base
+class calls each ``act``; the LeRobot agent sends one batched policy query).
+
 ``calibration`` maps camera name -> :class:`envs.cameras.Calibration`: what the
 env reports, which under ``calibration=nominal`` is stale on purpose.
 
@@ -29,7 +34,7 @@ them, reading them changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
+from typing import Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -65,6 +70,30 @@ class Agent:
     def act(self, obs: dict) -> np.ndarray:
         """The next action for the env's ``action_space``."""
         raise NotImplementedError
+
+    @classmethod
+    def act_batch(cls, agents: Sequence[Agent], observations: Sequence[dict]) -> list[np.ndarray | Exception]:
+        """One action per lockstep episode (``batch_episodes``); an episode whose agent failed gets its
+        exception instead, so one failure ends only that episode.  ``FatalAgentError`` propagates."""
+        from agents.errors import FatalAgentError
+
+        out: list[np.ndarray | Exception] = []
+        for agent, obs in zip(agents, observations):
+            try:
+                out.append(np.asarray(agent.act(obs)))
+            except FatalAgentError:
+                raise
+            except Exception as e:  # this episode's error, recorded in its row
+                out.append(e)
+        return out
+
+    def replicate(self) -> Agent:
+        """Another agent of the same settings for a lockstep episode (``batch_episodes``), sharing what
+        ``prepare`` loaded; called after ``prepare``.  Agents with nothing to batch refuse."""
+        from envs.errors import ConfigError
+
+        raise ConfigError(f"batch_episodes > 1 batches the queries of an in-process policy; "
+                          f"{type(self).__qualname__} has none to batch: use workers=N to run episodes in parallel")
 
     def counters(self) -> dict[str, Any]:
         """Numbers about the current episode for its ``episodes.csv`` row (flat, JSON-able)."""
@@ -129,3 +158,12 @@ class PolicyBackend(Protocol):
 
     def predict(self, inputs: dict[str, Any]) -> np.ndarray:
         """One observation -> an action chunk (steps, action dims)."""
+
+
+@runtime_checkable
+class BatchPolicyBackend(PolicyBackend, Protocol):
+    """An in-process backend that answers several observations in one query (``batch_episodes``)."""
+
+    def predict_batch(self, inputs: Sequence[dict[str, Any]], noise_seeds: Sequence[int | None]) -> list[np.ndarray]:
+        """One chunk per observation.  ``noise_seeds[i]`` seeds observation i's sampling noise (flow
+        matching, diffusion) on its own, so a chunk does not depend on what else is in the batch."""

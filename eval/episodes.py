@@ -13,7 +13,7 @@ import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -40,8 +40,12 @@ NON_CONDITION_KEYS = ("success", "conditions_met", "held_steps")
 PRIVILEGED_AGENTS = frozenset({"agents.oracle.OracleAgent", "agents.testing.FaultyOracle"})
 
 
-class EpisodeTimeout(BenchError):
-    """An episode ran past ``episode_timeout_s`` of wall-clock time."""
+class EpisodeTimeout(BaseException):
+    """An episode ran past ``episode_timeout_s`` of wall-clock time.
+
+    Raised asynchronously (a timer signal) wherever the episode happens to be, so, like
+    ``KeyboardInterrupt``, it is no ``Exception``: an agent's own ``except Exception``
+    (a retry loop, a per-episode error in a batch) must not swallow it."""
 
 
 # --- seeds ---------------------------------------------------------------------
@@ -172,29 +176,76 @@ def make_agent(cfg: DictConfig, env: gym.Env | None = None) -> Agent:
 @dataclass
 class Step:
     """One yield of :func:`rollout`: ``t`` = 0 after the reset (``action`` None), then one per env step with
-    the action that led to ``obs`` (taken from the previous step's observation)."""
+    the action that led to ``obs`` (taken from the previous step's observation).  In :func:`lockstep`, an
+    episode whose env or agent raised yields one last step with ``error`` set (and ``done``)."""
 
     t: int
     obs: dict
     info: dict
     action: np.ndarray | None = None
     done: bool = False
+    error: Exception | None = None
+
+
+def lockstep(envs_: Sequence[gym.Env], agents: Sequence[Agent], specs: Sequence[EpisodeSpec],
+             dropped: set[int] | None = None) -> Iterator[list[tuple[int, Step]]]:
+    """The episode loop, for one episode or K in lockstep (``batch_episodes``).
+
+    Each episode is seeded from its own streams, reset, then stepped until done; per
+    control step the agents of the running episodes act together through
+    ``act_batch`` (one batched policy query where the agent has one).  Yields the
+    ``(slot, Step)`` of every running episode; finished ones drop out, and so does any
+    slot the consumer adds to ``dropped``.  An episode whose env or agent raises ends
+    with a step carrying the error; ``FatalAgentError`` ends everything.
+    """
+    dropped = set() if dropped is None else dropped
+    live: dict[int, Step] = {}
+    first: list[tuple[int, Step]] = []
+    for i, (env, agent, spec) in enumerate(zip(envs_, agents, specs)):
+        try:
+            agent.seed(spec.agent_seed)
+            obs, info = env.reset(seed=spec.seed)
+            agent.reset(obs["instruction"], info["calibration"])
+            live[i] = Step(0, obs, info)
+            first.append((i, live[i]))
+        except FatalAgentError:
+            raise
+        except Exception as e:
+            first.append((i, Step(0, {}, {}, done=True, error=e)))
+    yield first
+    while True:
+        slots = [i for i in live if i not in dropped]
+        if not slots:
+            return
+        actions = type(agents[slots[0]]).act_batch([agents[i] for i in slots], [live[i].obs for i in slots])
+        out: list[tuple[int, Step]] = []
+        for i, action in zip(slots, actions):
+            t = live[i].t + 1
+            if isinstance(action, Exception):
+                step = Step(t, live[i].obs, live[i].info, None, True, action)
+            else:
+                try:
+                    obs, _, terminated, truncated, info = envs_[i].step(action)
+                    step = Step(t, obs, info, action, bool(terminated or truncated))
+                except FatalAgentError:
+                    raise
+                except Exception as e:
+                    step = Step(t, live[i].obs, live[i].info, action, True, e)
+            out.append((i, step))
+            if step.done:
+                del live[i]
+            else:
+                live[i] = step
+        yield out
 
 
 def rollout(env: gym.Env, agent: Agent, spec: EpisodeSpec) -> Iterator[Step]:
-    """The episode loop: seed the agent from its own stream, reset the env from the scene's, act until done."""
-    agent.seed(spec.agent_seed)
-    obs, info = env.reset(seed=spec.seed)
-    agent.reset(obs["instruction"], info["calibration"])
-    t = 0
-    yield Step(t, obs, info)
-    done = False
-    while not done:
-        action = np.asarray(agent.act(obs))
-        obs, _, terminated, truncated, info = env.step(action)
-        t += 1
-        done = bool(terminated or truncated)
-        yield Step(t, obs, info, action, done)
+    """One episode of :func:`lockstep`: seed the agent from its own stream, reset the env from the scene's,
+    act until done; an error of the env or the agent is raised here."""
+    for ((_, step),) in lockstep([env], [agent], [spec]):
+        if step.error is not None:
+            raise step.error
+        yield step
 
 
 def outcome(info: dict) -> dict[str, bool]:
@@ -207,44 +258,79 @@ def run_episode(env: gym.Env, agent: Agent, spec: EpisodeSpec, timeout_s: float 
                 recorder=None, replay=None) -> dict[str, Any]:
     """Roll out one episode into a record; never raises except for fatal agent errors.  ``recorder`` (video)
     and ``replay`` (:class:`eval.replay.ReplayRecorder`) see every step."""
-    row: dict[str, Any] = {"episode": spec.index, "seed": spec.seed, "instruction": "", "success": False,
-                           "steps": 0, "status": STATUS_OK, "error": ""}
+    return run_episodes([env], [agent], [spec], timeout_s, [recorder], [replay])[0]
+
+
+def run_episodes(envs_: Sequence[gym.Env], agents: Sequence[Agent], specs: Sequence[EpisodeSpec],
+                 timeout_s: float | None = None, recorders: Sequence | None = None,
+                 replays: Sequence | None = None) -> list[dict[str, Any]]:
+    """Roll out K episodes in lockstep (K = 1 for the usual run) into one record each; never raises except
+    for fatal agent errors.  The records are those K separate runs would give, but for ``wall_s`` (the
+    time from the group's start to the episode's end) and the agents' timings.  ``timeout_s`` is per
+    episode: the group as a whole gets K times it."""
+    n = len(specs)
+    recorders = list(recorders or [None] * n)
+    replays = list(replays or [None] * n)
+    rows: list[dict[str, Any]] = [{"episode": s.index, "seed": s.seed, "instruction": "", "success": False,
+                                   "steps": 0, "status": STATUS_OK, "error": ""} for s in specs]
+    truth: list[Any] = [None] * n
+    roles: list[dict] = [{} for _ in range(n)]
+    running, dropped = set(range(n)), set[int]()
     start = time.perf_counter()
-    truth, roles = None, {}
+    wall = [0.0] * n
+
+    def fail(i: int, e: BaseException) -> None:
+        log.error("episode %d (seed %d) failed:\n%s", specs[i].index, specs[i].seed,
+                  "".join(traceback.format_exception(type(e), e, e.__traceback__)))
+        rows[i].update(status=STATUS_ERROR, error=f"{type(e).__name__}: {e}", success=False)
+
     try:
-        with _deadline(timeout_s):
-            for step in rollout(env, agent, spec):
-                row["steps"] = step.t
-                if step.t == 0:
-                    row["instruction"] = step.obs["instruction"]
-                    truth, roles = scene_truth(env), dict(step.info.get("roles", {}))  # for the diagnostics
-                if recorder is not None:
-                    recorder.add(env, step.obs)
-                if replay is not None:
-                    replay.add(env, step.t, step.obs, step.info)
-                if step.done:
-                    row.update(outcome(step.info))
+        with _deadline(timeout_s * n if timeout_s else None, n):
+            for steps in lockstep(envs_, agents, specs, dropped):
+                for i, step in steps:
+                    if step.error is not None:
+                        fail(i, step.error)
+                    else:
+                        rows[i]["steps"] = step.t
+                        try:
+                            if step.t == 0:
+                                rows[i]["instruction"] = step.obs["instruction"]
+                                truth[i], roles[i] = scene_truth(envs_[i]), dict(step.info.get("roles", {}))
+                            if recorders[i] is not None:
+                                recorders[i].add(envs_[i], step.obs)
+                            if replays[i] is not None:
+                                replays[i].add(envs_[i], step.t, step.obs, step.info)
+                            if step.done:
+                                rows[i].update(outcome(step.info))
+                        except FatalAgentError:
+                            raise
+                        except Exception as e:  # a consumer failed: this episode ends here
+                            fail(i, e)
+                            dropped.add(i)
+                    if step.done or i in dropped:
+                        running.discard(i)
+                        wall[i] = time.perf_counter() - start
     except FatalAgentError:
         raise
     except EpisodeTimeout as e:
-        row.update(status=STATUS_TIMEOUT, error=str(e), success=False)
-    except Exception as e:  # one bad episode must not end the run
-        log.error("episode %d (seed %d) failed:\n%s", spec.index, spec.seed, traceback.format_exc())
-        row.update(status=STATUS_ERROR, error=f"{type(e).__name__}: {e}", success=False)
-    row["wall_s"] = round(time.perf_counter() - start, 3)
-    try:
-        row.update(agent.counters())
-        if truth is not None:
-            row.update(point_diagnostics(agent.pointed(), truth, roles))
-        if replay is not None:
-            replay.finish(agent)
-    except Exception:  # counters are logging; they must not turn a finished episode into a crash
-        log.exception("episode %d: agent counters, diagnostics or replay failed", spec.index)
-    return row
+        for i in running:
+            rows[i].update(status=STATUS_TIMEOUT, error=str(e), success=False)
+            wall[i] = time.perf_counter() - start
+    for i in range(n):
+        rows[i]["wall_s"] = round(wall[i], 3)
+        try:
+            rows[i].update(agents[i].counters())
+            if truth[i] is not None:
+                rows[i].update(point_diagnostics(agents[i].pointed(), truth[i], roles[i]))
+            if replays[i] is not None:
+                replays[i].finish(agents[i])
+        except Exception:  # counters are logging; they must not turn a finished episode into a crash
+            log.exception("episode %d: agent counters, diagnostics or replay failed", specs[i].index)
+    return rows
 
 
 @contextmanager
-def _deadline(timeout_s: float | None):
+def _deadline(timeout_s: float | None, n_episodes: int = 1):
     """Raise EpisodeTimeout in the main thread after ``timeout_s`` (POSIX timers; the parent process enforces
     a hard limit on top, for code that never returns to Python)."""
     if not timeout_s or not hasattr(signal, "setitimer"):
@@ -252,7 +338,8 @@ def _deadline(timeout_s: float | None):
         return
 
     def _expire(signum, frame):
-        raise EpisodeTimeout(f"episode exceeded episode_timeout_s={timeout_s}")
+        raise EpisodeTimeout(f"episode exceeded episode_timeout_s={timeout_s / n_episodes}"
+                             + (f" (x{n_episodes} for {n_episodes} episodes in lockstep)" if n_episodes > 1 else ""))
 
     previous = signal.signal(signal.SIGALRM, _expire)
     signal.setitimer(signal.ITIMER_REAL, timeout_s)

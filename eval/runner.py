@@ -22,7 +22,7 @@ from eval.episodes import (
     episode_spec,
     is_privileged,
     plain,
-    run_episode,
+    run_episodes,
 )
 from eval.pool import TIMEOUT, Lost, WorkerPool, stop_on_signals
 from eval.progress import Progress
@@ -48,6 +48,7 @@ class RunSettings:
     video: bool
     settings_id: str = ""
     rerun: bool = False
+    batch_episodes: int = 1  # episodes in lockstep per worker, one batched policy query per step
 
 
 def run_settings(cfg: DictConfig) -> RunSettings:
@@ -59,7 +60,8 @@ def run_settings(cfg: DictConfig) -> RunSettings:
         raise ConfigError("rerun=true needs rerun-sdk: pip install -e '.[viz]' (make setup installs it)")
 
     return RunSettings(env_settings(cfg), agent_settings(cfg), int(cfg.seed), int(cfg.episodes), cfg.workers,
-                       cfg.episode_timeout_s, bool(cfg.video), settings_id(plain(cfg)), bool(cfg.get("rerun", False)))
+                       cfg.episode_timeout_s, bool(cfg.video), settings_id(plain(cfg)), bool(cfg.get("rerun", False)),
+                       int(cfg.get("batch_episodes", 1)))
 
 
 def row_identity(settings: RunSettings, env, agent) -> dict:
@@ -92,29 +94,47 @@ def _init_worker(settings: RunSettings, out_dir: str, subprocess: bool = False) 
     env = settings.env.make()
     agent = settings.agent.make(env)
     agent.prepare()  # heavy loading (models) outside any episode's timer
-    _worker.update(settings=settings, env=env, agent=agent, out_dir=Path(out_dir),
+    envs_, agents = [env], [agent]
+    for _ in range(settings.batch_episodes - 1):  # lockstep siblings share what prepare() loaded
+        agents.append(agent.replicate())
+        envs_.append(settings.env.make())
+    _worker.update(settings=settings, envs=envs_, agents=agents, out_dir=Path(out_dir),
                    ident=row_identity(settings, env, agent))
 
 
-def _run_one(spec: EpisodeSpec) -> dict:
-    settings, env, agent = _worker["settings"], _worker["env"], _worker["agent"]
-    recorder = None
-    if settings.video:
-        path = _worker["out_dir"] / "videos" / f"episode_{spec.index:04d}.mp4"
-        recorder = VideoRecorder(path, fps=env.unwrapped.control_freq)
-    replay = None
-    if settings.rerun:
-        from eval.replay import ReplayRecorder
-        replay = ReplayRecorder(_worker["out_dir"] / "episodes" / f"episode_{spec.index:04d}.rrd")
-    row = run_episode(env, agent, spec, settings.timeout_s, recorder, replay)
-    if recorder and recorder.frames:
-        recorder.save()
-    return {**_worker["ident"], **row}
+def _close_worker() -> None:
+    for env in _worker.get("envs", []):
+        env.close()
+
+
+def _run_group(specs: tuple[EpisodeSpec, ...]) -> list[dict]:
+    """Run a group of episodes in lockstep (one episode unless ``batch_episodes`` > 1)."""
+    settings, out = _worker["settings"], _worker["out_dir"]
+    envs_, agents = _worker["envs"][:len(specs)], _worker["agents"][:len(specs)]
+    recorders: list[VideoRecorder | None] = [None] * len(specs)
+    replays: list = [None] * len(specs)
+    for k, spec in enumerate(specs):
+        if settings.video:
+            recorders[k] = VideoRecorder(out / "videos" / f"episode_{spec.index:04d}.mp4",
+                                         fps=envs_[k].unwrapped.control_freq)
+        if settings.rerun:
+            from eval.replay import ReplayRecorder
+            replays[k] = ReplayRecorder(out / "episodes" / f"episode_{spec.index:04d}.rrd")
+    rows = run_episodes(envs_, agents, specs, settings.timeout_s, recorders, replays)
+    for recorder in recorders:
+        if recorder and recorder.frames:
+            recorder.save()
+    return [{**_worker["ident"], **row} for row in rows]
 
 
 def pending_specs(settings: RunSettings, done: Iterable[int]) -> list[EpisodeSpec]:
     done = set(done)
     return [episode_spec(settings.base_seed, i) for i in range(settings.episodes) if i not in done]
+
+
+def groups(specs: list[EpisodeSpec], size: int) -> list[tuple[EpisodeSpec, ...]]:
+    """The episodes to run, ``size`` at a time in lockstep (the last group may be smaller)."""
+    return [tuple(specs[i:i + size]) for i in range(0, len(specs), size)]
 
 
 def run_locked(settings: RunSettings, out_dir: Path, store: EpisodeStore) -> dict[int, dict]:
@@ -127,15 +147,17 @@ def run_locked(settings: RunSettings, out_dir: Path, store: EpisodeStore) -> dic
     todo = pending_specs(settings, rows)
     if rows:
         log.info("resuming %s: %d episodes on disk, %d to run", out_dir, len(rows), len(todo))
-    workers = min(settings.workers or os.cpu_count() or 1, max(len(todo), 1))
+    todo_groups = groups(todo, settings.batch_episodes)
+    workers = min(settings.workers or os.cpu_count() or 1, max(len(todo_groups), 1))
     if todo and workers > 1:
         settings.agent.make()  # fail here, once, on a missing key or package, not in every worker
     env = settings.env
     progress = Progress(settings.episodes, len(rows), f"{settings.agent.name} {env.task} {env.camera.name}")
     try:
-        for row in _execute(settings, out_dir, todo, workers):
-            rows[row["episode"]] = row
-            store.append(row)
+        for group_rows in _execute(settings, out_dir, todo_groups, workers):
+            for row in group_rows:
+                rows[row["episode"]] = row
+                store.append(row)
             progress.update(_rate(rows.values()))
     finally:
         progress.close()
@@ -148,8 +170,8 @@ def _rate(rows) -> float:
     return sum(bool(r["success"]) for r in ok) / len(ok) if ok else 0.0
 
 
-def _execute(settings: RunSettings, out_dir: Path, todo: list[EpisodeSpec], workers: int):
-    """Yield episode records as they finish (order of completion).
+def _execute(settings: RunSettings, out_dir: Path, todo: list[tuple[EpisodeSpec, ...]], workers: int):
+    """Yield the records of each group of episodes as it finishes (order of completion).
 
     With ``episode_timeout_s`` set, episodes run in worker processes even when
     ``workers=1``: only a parent can stop an agent stuck in C code.  Without
@@ -161,20 +183,21 @@ def _execute(settings: RunSettings, out_dir: Path, todo: list[EpisodeSpec], work
         if workers <= 1 and not timeout:
             _init_worker(settings, str(out_dir))
             try:
-                for spec in todo:
-                    yield _run_one(spec)
+                for group in todo:
+                    yield _run_group(group)
             finally:
-                _worker["env"].close()
+                _close_worker()
             return
         ident = planned_identity(settings)
-        with WorkerPool(_init_worker, (settings, str(out_dir), True), _run_one, workers) as pool:
-            yield from pool.imap(todo, timeout + KILL_GRACE_S if timeout else None,
-                                 lambda lost: {**ident, **_lost_row(lost, timeout)})
+        deadline = timeout * settings.batch_episodes + KILL_GRACE_S if timeout else None
+        with WorkerPool(_init_worker, (settings, str(out_dir), True), _run_group, workers) as pool:
+            yield from pool.imap(todo, deadline, lambda lost: [{**ident, **row} for row in _lost_rows(lost, timeout)])
 
 
-def _lost_row(lost: Lost[EpisodeSpec], timeout_s: float | None) -> dict:
-    """The record of an episode whose worker was killed at the deadline or died."""
+def _lost_rows(lost: Lost[tuple[EpisodeSpec, ...]], timeout_s: float | None) -> list[dict]:
+    """The records of a group of episodes whose worker was killed at the deadline or died."""
     timed_out = lost.reason == TIMEOUT
     error = f"episode exceeded episode_timeout_s={timeout_s}; {lost.message}" if timed_out else lost.message
-    return {"episode": lost.item.index, "seed": lost.item.seed, "instruction": "", "success": False, "steps": 0,
-            "status": STATUS_TIMEOUT if timed_out else STATUS_ERROR, "error": error, "wall_s": round(lost.elapsed_s, 3)}
+    return [{"episode": spec.index, "seed": spec.seed, "instruction": "", "success": False, "steps": 0,
+             "status": STATUS_TIMEOUT if timed_out else STATUS_ERROR, "error": error,
+             "wall_s": round(lost.elapsed_s, 3)} for spec in lost.item]

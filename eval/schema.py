@@ -44,6 +44,7 @@ TASK_FIELDS_NOT_IN_CONFIG = ("workspace",)  # nested frozen dataclasses stay Pyt
 MAX_EPISODES = 1_000_000  # per run; a bigger number is a typo
 MAX_STEPS_LIMIT = 100_000
 MAX_WORKERS = 512
+MAX_BATCH_EPISODES = 256
 
 
 def _hydra_type(tp):
@@ -115,6 +116,7 @@ class RunConf(_EnvRunConf):
     video: bool = False  # one mp4 per episode: primary view beside the third-person view
     rerun: bool = False  # one Rerun replay per episode (episodes/episode_NNNN.rrd); needs rerun-sdk
     episode_timeout_s: Optional[float] = None  # wall-clock limit per episode; null = none
+    batch_episodes: int = 1  # episodes run in lockstep per worker, one batched policy query per step (LeRobot agents)
     out_dir: str = "results/runs/${now:%Y-%m-%d_%H-%M-%S}"
 
 
@@ -181,6 +183,8 @@ def validate(cfg: DictConfig) -> None:
     _in_range("seed", cfg.seed, 0, 2**63 - 1)
     if "workers" in cfg and cfg.workers is not None:
         _in_range("workers", cfg.workers, 1, MAX_WORKERS)
+    if "batch_episodes" in cfg:
+        _in_range("batch_episodes", cfg.batch_episodes, 1, MAX_BATCH_EPISODES)
     timeout = cfg.get("episode_timeout_s")
     if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
         raise ConfigError(f"episode_timeout_s must be a finite number of seconds > 0, or null (none); got {timeout}")

@@ -26,8 +26,8 @@ GROUP_COLUMNS = ["agent", "task", "camera", "magnitude", "calibration", "scene",
 RECORD_IDENTITY = ("episode", "seed", "status")  # a log line without these is no record
 # Config keys that do not change an episode's outcome (where, how fast, how many, which base seed: runs with
 # other base seeds add episodes to a cell). Any ``cache_dir`` under ``agent`` and any secret are left out too.
-SETTINGS_IGNORED = {"out_dir", "workers", "video", "rerun", "episodes", "episode_timeout_s", "seed", "hydra",
-                    "agent.device", "agent.server", "agent.debug", "agent.debug_dir"}
+SETTINGS_IGNORED = {"out_dir", "workers", "batch_episodes", "video", "rerun", "episodes", "episode_timeout_s", "seed",
+                    "hydra", "agent.device", "agent.server", "agent.debug", "agent.debug_dir"}
 
 
 def wilson_interval(successes: int, n: int) -> tuple[float, float]:

@@ -56,13 +56,14 @@ def measure(cfg: DictConfig) -> tuple[float, float]:
 def startup(cfg: DictConfig) -> float:
     """Seconds from starting one worker to its first result, less that episode's own wall time."""
     from eval.pool import WorkerPool
-    from eval.runner import _init_worker, _run_one
+    from eval.runner import _init_worker, _run_group, groups
 
     settings = run_settings(cfg)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        with WorkerPool(_init_worker, (settings, tmp, True), _run_one, 1) as pool:
-            row = next(pool.imap(pending_specs(settings, [])[:1], None, on_lost=lambda lost: {"wall_s": 0.0}))
+        with WorkerPool(_init_worker, (settings, tmp, True), _run_group, 1) as pool:
+            (row,) = next(pool.imap(groups(pending_specs(settings, [])[:1], 1), None,
+                                    on_lost=lambda lost: [{"wall_s": 0.0}]))
         return time.perf_counter() - start - row["wall_s"]
 
 

@@ -10,19 +10,26 @@ for ``control_freq / policy_hz`` env steps.  Contracts (``contract.type``, looke
 :data:`agents.lerobot.contract.CONTRACTS`): ``xvla`` (BridgeData conventions, ee6d
 actions) or ``env`` (the env's own observation and ``ee_pose`` action layout, as
 ``eval.record`` writes them).
+
+Batching (``batch_episodes=K``): :meth:`LeRobotAgent.replicate` makes lockstep
+siblings sharing the loaded policy, and :meth:`LeRobotAgent.act_batch` sends the
+episodes that need a chunk at a step as one query.  Each query's sampling noise
+is seeded from (the episode's agent seed, the query's number), never from the
+batch, so an episode's chunks, and its row, are the same at any K.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from agents.base import Agent, PolicyBackend
+from agents.base import Agent, BatchPolicyBackend, PolicyBackend
 from agents.errors import FatalAgentError
 from agents.lerobot.contract import Contract, make_contract
 from envs.cameras import Calibration
@@ -39,14 +46,19 @@ class LeRobotAgent(Agent):
     def __init__(self, checkpoint: str = "lerobot/xvla-widowx", server: str | None = None, device: str = "auto",
                  tokenizer_dir: str | None = None, n_action_steps: int | None = None, policy_hz: float = 5.0,
                  control_freq: int = 10, contract: dict | None = None, debug: bool = False,
-                 debug_dir: str = "xvla_debug", timeout_s: float = 60.0, retries: int = 3):
+                 debug_dir: str = "xvla_debug", timeout_s: float = 60.0, retries: int = 3,
+                 backend: PolicyBackend | None = None):
         self.checkpoint, self.device, self.tokenizer_dir = checkpoint, device, tokenizer_dir
         self.n_action_steps, self.contract_overrides = n_action_steps, dict(contract or {})
         self.repeat = max(1, round(control_freq / policy_hz))
         self.debug, self.debug_dir = debug, Path(debug_dir)
-        self.backend: PolicyBackend | None = None
+        self.backend: PolicyBackend | None = backend  # any PolicyBackend built by Hydra (`_target_`), else below
         self.contract: Contract | None = None
-        if server:
+        if backend is not None and server:
+            raise FatalAgentError("give agent.server or agent.backend, not both")
+        if backend is not None:
+            pass
+        elif server:
             from agents.lerobot.client import PolicyClient
             self.backend = PolicyClient(server, timeout_s=timeout_s, retries=retries)  # fails fast if unreachable
         elif importlib.util.find_spec("lerobot") is None:
@@ -54,7 +66,10 @@ class LeRobotAgent(Agent):
         self._queue: list[np.ndarray] = []
         self._stats = {"policy_queries": 0, "inference_s": 0.0}
         self._episode = 0
+        self._step = 0
         self._seed: int | None = None
+        self.instruction = ""
+        self.calibration: Mapping[str, Calibration] = {}
 
     # --- lifecycle ---------------------------------------------------------
     def prepare(self) -> None:
@@ -85,26 +100,107 @@ class LeRobotAgent(Agent):
         backend.reset(self._seed)
 
     def act(self, obs: dict) -> np.ndarray:
-        if not self._queue:
-            self._query(obs)
-        self._step += 1
-        return self._queue.pop(0)
+        (action,) = self.act_batch([self], [obs])
+        if isinstance(action, Exception):
+            raise action
+        return action
+
+    def replicate(self) -> LeRobotAgent:
+        """A lockstep sibling sharing the loaded policy (``batch_episodes``): in-process backends only."""
+        backend, _ = self._ensure_backend()
+        if not isinstance(backend, BatchPolicyBackend):
+            from envs.errors import ConfigError
+            raise ConfigError(f"batch_episodes > 1 batches the in-process policy; {type(backend).__qualname__} "
+                              "answers one observation at a time (a policy server speaks openpi's protocol, one "
+                              "observation per message): use workers=N, or run the checkpoint in-process")
+        twin = copy.copy(self)
+        twin._queue, twin._episode, twin._step, twin._seed = [], 0, 0, None
+        twin._stats = {"policy_queries": 0, "inference_s": 0.0}
+        return twin
+
+    @classmethod
+    def act_batch(cls, agents: Sequence[Agent], observations: Sequence[dict]) -> list[np.ndarray | Exception]:
+        """The next action of each episode; the episodes whose queue is empty share one policy query."""
+        group = [a for a in agents if isinstance(a, LeRobotAgent)]
+        if len(group) != len(agents):
+            return super().act_batch(agents, observations)
+        failed: dict[int, Exception] = {}
+        need = [i for i, a in enumerate(group) if not a._queue]
+        if need:
+            failed = _query([group[i] for i in need], [observations[i] for i in need])
+            failed = {need[k]: e for k, e in failed.items()}
+        out: list[np.ndarray | Exception] = []
+        for i, agent in enumerate(group):
+            if i in failed:
+                out.append(failed[i])
+                continue
+            agent._step += 1
+            out.append(agent._queue.pop(0))
+        return out
 
     def counters(self) -> dict:
         return {**self._stats, "inference_s": round(self._stats["inference_s"], 3)}
 
     # --- one query ---------------------------------------------------------
-    def _query(self, obs: dict) -> None:
-        backend, contract = self._ensure_backend()
-        inputs = contract.build_inputs(obs, self.instruction)
-        start = time.perf_counter()
-        chunk = backend.predict(inputs)
-        self._stats["inference_s"] += time.perf_counter() - start
+    def _noise_seed(self) -> int | None:
+        """This query's sampling-noise seed: from the episode's agent seed and the query's number only."""
+        if self._seed is None:
+            return None
+        return int(np.random.SeedSequence([int(self._seed), int(self._stats["policy_queries"])]).generate_state(1)[0])
+
+    def _take(self, inputs: dict, obs: dict, chunk: np.ndarray, seconds: float) -> None:
+        """Queue the decoded chunk and count the query (``seconds``: this episode's share of its time)."""
+        assert self.contract is not None and self.n_action_steps is not None
+        self._stats["inference_s"] += seconds
         self._stats["policy_queries"] += 1
-        actions = contract.decode(chunk[: self.n_action_steps])
+        actions = self.contract.decode(chunk[: self.n_action_steps])
         self._queue = [a for a in actions for _ in range(self.repeat)]
         if self.debug:
             from agents.lerobot.debug import save_query
             name = f"episode_{self._episode:04d}" + ("" if self._seed is None else f"_seed{self._seed}")
             save_query(self.debug_dir / name, self._step, inputs, obs, actions, self.calibration.get("primary"),
-                       contract.diagnostics(chunk))
+                       self.contract.diagnostics(chunk))
+
+
+def _query(agents: list[LeRobotAgent], observations: Sequence[dict]) -> dict[int, Exception]:
+    """One policy query for these episodes (one batched call where the backend batches); returns the
+    errors by position.  If a batched call fails, each episode is asked alone, so an error lands on the
+    episode that caused it, as in an unbatched run."""
+    backend, contract = agents[0]._ensure_backend()
+    failed: dict[int, Exception] = {}
+    inputs: dict[int, dict] = {}
+    for i, (agent, obs) in enumerate(zip(agents, observations)):
+        try:
+            inputs[i] = contract.build_inputs(obs, agent.instruction)
+        except FatalAgentError:
+            raise
+        except Exception as e:
+            failed[i] = e
+    ready = list(inputs)
+    if isinstance(backend, BatchPolicyBackend) and len(ready) > 1:
+        start = time.perf_counter()
+        try:
+            chunks = backend.predict_batch([inputs[i] for i in ready], [agents[i]._noise_seed() for i in ready])
+        except FatalAgentError:
+            raise
+        except Exception:
+            log.warning("a batched query of %d episodes failed; asking each alone", len(ready), exc_info=True)
+        else:
+            share = (time.perf_counter() - start) / len(ready)
+            for i, chunk in zip(ready, chunks):
+                agents[i]._take(inputs[i], observations[i], chunk, share)
+            return failed
+    for i in ready:
+        start = time.perf_counter()
+        try:
+            if isinstance(backend, BatchPolicyBackend):
+                (chunk,) = backend.predict_batch([inputs[i]], [agents[i]._noise_seed()])
+            else:
+                chunk = backend.predict(inputs[i])
+        except FatalAgentError:
+            raise
+        except Exception as e:
+            failed[i] = e
+            continue
+        agents[i]._take(inputs[i], observations[i], chunk, time.perf_counter() - start)
+    return failed

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,16 @@ class LeRobotBackend:
     def predict(self, inputs: dict) -> np.ndarray:
         check_inputs(self.describe(), inputs)
         return predict_chunk(self.policy, self.pre, self.post, inputs)
+
+    def predict_batch(self, inputs: Sequence[dict], noise_seeds: Sequence[int | None]) -> list[np.ndarray]:
+        """One chunk per observation from one batched forward pass (a
+        :class:`agents.base.BatchPolicyBackend`); sampling noise per observation from its own seed."""
+        facts = self.describe()
+        for one in inputs:
+            check_inputs(facts, one)
+        with per_sample_noise(noise_seeds, self.device):
+            chunks = predict_chunks(self.policy, self.pre, self.post, list(inputs))
+        return list(chunks)
 
 
 # --- loading --------------------------------------------------------------
@@ -136,6 +148,53 @@ def _image_to_tensor(image: np.ndarray) -> torch.Tensor:
         raise ValueError(f"expected an HxWx3 image, got shape {array.shape}")
     tensor = torch.from_numpy(np.array(array, copy=True)).permute(2, 0, 1)  # writable, contiguous
     return tensor.float() / 255.0 if array.dtype == np.uint8 else tensor.float()
+
+
+@contextmanager
+def per_sample_noise(seeds: Sequence[int | None], device: str):
+    """Within the block, a ``torch.randn`` draw whose first dimension is the batch draws each row from
+    its own generator (seeded by ``seeds[i]``), so a sample's noise is what it would draw alone.
+
+    LeRobot's flow-matching policies (X-VLA) draw their initial noise with
+    ``torch.randn(batch, chunk, dims)`` from the global generator and take no noise
+    argument; without this, a batched query would give each episode other noise than
+    an unbatched one.  Nothing changes when a seed is None (then the global generator, as before).
+    """
+    if not seeds or any(s is None for s in seeds):
+        yield
+        return
+    generators = [torch.Generator(device=device).manual_seed(int(s or 0) % 2**63) for s in seeds]
+    real = torch.randn
+
+    def randn(*size, generator=None, **kwargs):
+        shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else tuple(size)
+        if generator is not None or not shape or shape[0] != len(generators) or kwargs.get("out") is not None:
+            return real(*size, generator=generator, **kwargs)
+        kwargs.setdefault("device", device)
+        return torch.cat([real(1, *shape[1:], generator=g, **kwargs) for g in generators])
+
+    torch.randn = randn
+    try:
+        yield
+    finally:
+        torch.randn = real
+
+
+def predict_chunks(policy, pre, post, observations: list[dict]) -> np.ndarray:
+    """Chunks ``(batch, chunk_size, action_dim)`` for several observations in one forward pass (the keys of
+    :func:`predict_chunk`, the same in each)."""
+    batch: dict[str, Any] = {}
+    for key in observations[0]:
+        values = [o[key] for o in observations]
+        if key.startswith("observation.images."):
+            batch[key] = torch.stack([_image_to_tensor(v) for v in values])
+        elif key.startswith("observation."):
+            batch[key] = torch.as_tensor(np.stack([np.asarray(v, dtype=np.float32) for v in values]))
+        else:
+            batch[key] = values
+    with torch.no_grad():
+        actions = post(policy.predict_action_chunk(pre(batch)))
+    return actions.cpu().numpy()
 
 
 def predict_chunk(policy, pre, post, observation: dict) -> np.ndarray:
