@@ -167,3 +167,9 @@ class BatchPolicyBackend(PolicyBackend, Protocol):
     def predict_batch(self, inputs: Sequence[dict[str, Any]], noise_seeds: Sequence[int | None]) -> list[np.ndarray]:
         """One chunk per observation.  ``noise_seeds[i]`` seeds observation i's sampling noise (flow
         matching, diffusion) on its own, so a chunk does not depend on what else is in the batch."""
+
+
+def query_noise_seed(episode_seed: int, query: int) -> int:
+    """The sampling-noise seed of an episode's ``query``-th policy query (0, 1, ...): from the episode's
+    agent seed and the query's number only, so a chunk is the same batched, alone, or through a server."""
+    return int(np.random.SeedSequence([int(episode_seed), int(query)]).generate_state(1)[0])

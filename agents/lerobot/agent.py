@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.base import Agent, BatchPolicyBackend, PolicyBackend
+from agents.base import Agent, BatchPolicyBackend, PolicyBackend, query_noise_seed
 from agents.errors import FatalAgentError
 from agents.lerobot.contract import Contract, make_contract
 from envs.cameras import Calibration
@@ -146,7 +146,7 @@ class LeRobotAgent(Agent):
         """This query's sampling-noise seed: from the episode's agent seed and the query's number only."""
         if self._seed is None:
             return None
-        return int(np.random.SeedSequence([int(self._seed), int(self._stats["policy_queries"])]).generate_state(1)[0])
+        return query_noise_seed(self._seed, int(self._stats["policy_queries"]))
 
     def _take(self, inputs: dict, obs: dict, chunk: np.ndarray, seconds: float) -> None:
         """Queue the decoded chunk and count the query (``seconds``: this episode's share of its time)."""

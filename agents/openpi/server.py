@@ -5,7 +5,8 @@ message on connect, then one observation dict per message answered with ``{"acti
 "server_timing": {"infer_ms": ...}}``, errors as text frames, ``GET /healthz``, optional
 ``Authorization: Api-Key``.  One extension, announced in the metadata (``"reset": true``) and ignored by
 clients that do not know it: the message ``{"__reset__": true, "seed": <int or null>}`` resets the backend
-for a new episode (seeding its sampling) and is answered ``{"reset": true}``.
+for a new episode (seeding its sampling) and is answered ``{"reset": true}``; after it, a backend that
+batches draws each query's noise from (that seed, the query's number), as an in-process agent does.
 
 Safe defaults: 127.0.0.1 unless told otherwise, messages and arrays capped (:class:`Limits`), at most
 ``max_connections`` clients at once (one more is answered 503), one inference at a time, nothing ever
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import PolicyBackend
+from agents.base import BatchPolicyBackend, PolicyBackend, query_noise_seed
 from agents.openpi.wire import API_KEY_ENV, Limits, WireError, as_str_keys, packb, unpackb
 
 log = logging.getLogger("agents.openpi.server")
@@ -91,12 +92,13 @@ class PolicyServer:
     def _serve(self, ws) -> None:
         from websockets.exceptions import ConnectionClosed
 
+        episode: dict[str, Any] = {"seed": None, "queries": 0}  # this connection's episode (reset extension)
         try:
             ws.send(packb(self.metadata))
             while True:
                 message = ws.recv()
                 try:
-                    ws.send(packb(self._answer(message)))
+                    ws.send(packb(self._answer(message, episode)))
                 except (WireError, KeyError, ValueError, TypeError, RuntimeError) as e:
                     log.info("error frame to %s: %s", ws.remote_address, e)
                     ws.send(f"{type(e).__name__}: {e}")
@@ -106,7 +108,7 @@ class PolicyServer:
         except ConnectionClosed:
             return
 
-    def _answer(self, message: Any) -> dict:
+    def _answer(self, message: Any, episode: dict[str, Any]) -> dict:
         if not isinstance(message, bytes):
             raise WireError("observations travel as binary msgpack messages")
         obs = as_str_keys(unpackb(message, self.limits))
@@ -118,10 +120,17 @@ class PolicyServer:
                 raise ValueError(f"seed must be an integer or null, got {seed!r:.40}")
             with self._lock:
                 self.backend.reset(seed)
+            episode.update(seed=seed, queries=0)
             return {"reset": True}
         start = time.perf_counter()
         with self._lock:
-            actions = np.asarray(self.backend.predict(obs), np.float32)
+            if isinstance(self.backend, BatchPolicyBackend) and episode["seed"] is not None:
+                # the noise of an in-process query of the same episode (agents.base.query_noise_seed)
+                (chunk,) = self.backend.predict_batch([obs], [query_noise_seed(episode["seed"], episode["queries"])])
+            else:
+                chunk = self.backend.predict(obs)
+            actions = np.asarray(chunk, np.float32)
+        episode["queries"] += 1
         self.queries += 1
         return {"actions": actions, "server_timing": {"infer_ms": 1000 * (time.perf_counter() - start)}}
 
