@@ -56,12 +56,10 @@ class LeRobotAgent(Agent):
         self.contract: Contract | None = None
         if backend is not None and server:
             raise FatalAgentError("give agent.server or agent.backend, not both")
-        if backend is not None:
-            pass
-        elif server:
+        if backend is None and server:
             from agents.lerobot.client import PolicyClient
             self.backend = PolicyClient(server, timeout_s=timeout_s, retries=retries)  # fails fast if unreachable
-        elif importlib.util.find_spec("lerobot") is None:
+        elif backend is None and importlib.util.find_spec("lerobot") is None:
             raise FatalAgentError(UNAVAILABLE)
         self._queue: list[np.ndarray] = []
         self._stats = {"policy_queries": 0, "inference_s": 0.0}
