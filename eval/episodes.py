@@ -181,11 +181,14 @@ class Step:
     done: bool = False
 
 
-def rollout(env: gym.Env, agent: Agent, spec: EpisodeSpec) -> Iterator[Step]:
-    """The episode loop: seed the agent from its own stream, reset the env from the scene's, act until done."""
+def rollout(env: gym.Env, agent: Agent, spec: EpisodeSpec, instruction: str | None = None) -> Iterator[Step]:
+    """The episode loop: seed the agent from its own stream, reset the env from the scene's, act until done.
+
+    ``instruction``: text the agent is given instead of the task's own (the playground's typed prompt); the
+    observations still carry the task's instruction and success is still the task's own goal."""
     agent.seed(spec.agent_seed)
     obs, info = env.reset(seed=spec.seed)
-    agent.reset(obs["instruction"], info["calibration"])
+    agent.reset(obs["instruction"] if instruction is None else instruction, info["calibration"])
     t = 0
     yield Step(t, obs, info)
     done = False
