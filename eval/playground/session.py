@@ -200,17 +200,38 @@ class Playground:
 
     # --- on the simulation thread -----------------------------------------------
     def _warm(self, choices: Choices) -> None:
+        """What the first Run would otherwise wait for: composing, the env and its GL contexts, the agent's
+        modules, and the first use of Rerun (its import and first log take about a second) and of ffmpeg."""
+        import tempfile
+
         cfg = compose_config(choices.overrides())
         env = self._make_env(env_settings(cfg))
-        agent_settings(cfg).make(env)  # imports the agent's modules
-        env.reset(seed=0)
-        env.unwrapped.render_camera_image(THIRD_PERSON)
+        agent_settings(cfg).make(env)
+        obs, info = env.reset(seed=0)
+        frame = compose(_primary(env, obs), env.unwrapped.render_camera_image(THIRD_PERSON))
+        with tempfile.TemporaryDirectory() as tmp:
+            if self.replays:
+                from eval.replay import ReplayRecorder
+
+                replay = ReplayRecorder(Path(tmp) / "warm.rrd")
+                replay.add(env, 0, obs, info)
+                replay.finish(agent_settings(cfg).make(env))
+            video = VideoRecorder(Path(tmp) / "warm.mp4", fps=env.unwrapped.control_freq)
+            video.frames = [frame, frame]
+            video.save()
 
     def _make_env(self, settings: EnvSettings):
-        if self._env is None or self._env_settings != settings:
+        """The env for ``settings``: the last one when only the step limit changed (a new env compiles its model
+        and makes new GL contexts, about half a second), under a time limit of its own for this episode."""
+        from gymnasium.wrappers import TimeLimit
+
+        from eval.schema import MAX_STEPS_LIMIT
+
+        base = dataclasses.replace(settings, max_steps=MAX_STEPS_LIMIT)  # the outer limit below truncates first
+        if self._env is None or self._env_settings != base:
             self._drop_env()
-            self._env, self._env_settings = settings.make(), settings
-        return self._env
+            self._env, self._env_settings = base.make(), base
+        return TimeLimit(self._env, settings.max_steps)
 
     def _drop_env(self) -> None:
         if self._env is not None:
@@ -258,12 +279,9 @@ class Playground:
                 if step.t == 0:
                     result.task_instruction = step.obs["instruction"]
                     result.instruction = told or step.obs["instruction"]
-                images = step.obs.get("images", {})
-                primary = images["primary"] if "primary" in images else env.unwrapped.render_camera_image("primary")
-                frame = compose(primary, env.unwrapped.render_camera_image(THIRD_PERSON), latest_look(agent.pointed()))
+                frame = compose(_primary(env, step.obs), env.unwrapped.render_camera_image(THIRD_PERSON),
+                                latest_look(agent.pointed()))
                 video.frames.append(frame)
-                if replay is not None:
-                    replay.add(env, step.t, step.obs, step.info)
                 result.steps = step.t
                 if step.done:
                     result.success = bool(step.info["success"])
@@ -271,9 +289,11 @@ class Playground:
                 now = time.perf_counter()
                 if result.first_frame_s is None:
                     result.first_frame_s = now - start
-                if step.done or now - last_sent >= FRAME_INTERVAL_S:
+                if step.done or now - last_sent >= FRAME_INTERVAL_S:  # to the page first, then the replay
                     updates.put(Update(frame=frame, t=step.t))
                     last_sent = now
+                if replay is not None:
+                    replay.add(env, step.t, step.obs, step.info)
                 if stop.is_set():
                     result.status, result.error = STATUS_ERROR, "stopped from the page"
                     break
@@ -292,6 +312,12 @@ class Playground:
         result.trace = folder / "episode.json"
         result.trace.write_text(json.dumps(_jsonable(dataclasses.asdict(result)), indent=1))
         return result
+
+
+def _primary(env, obs: dict) -> np.ndarray:
+    """The primary view: the agent's own observation when it has one (perturbations applied), else rendered."""
+    images = obs.get("images", {})
+    return images["primary"] if "primary" in images else env.unwrapped.render_camera_image("primary")
 
 
 def _message(e: BaseException) -> str:
