@@ -45,6 +45,8 @@ def test_choices_become_eval_run_overrides():
                              "factors.blur_px=1", "scene=lean"]
     with pytest.raises(ConfigError, match="axis=level"):
         Choices(factors="light_intensity").overrides()
+    with pytest.raises(ConfigError, match="which class an agent is built from"):
+        Choices(extra="agent.reasoner._target_=os.system").overrides()
 
 
 def test_bad_values_fail_with_eval_runs_messages():

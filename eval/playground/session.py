@@ -96,7 +96,12 @@ class Choices:
             if not sep or not key or not value:
                 raise ConfigError(f"perturbation axes are written axis=level (light_intensity=0.5), got {item!r}")
             out.append(f"factors.{key.removeprefix('factors.')}={value}")
-        return out + shlex.split(self.extra)
+        extra = shlex.split(self.extra)
+        for item in extra:
+            if "_target_" in item.partition("=")[0]:  # the page builds the configured classes, nothing else
+                raise ConfigError(f"the playground does not change which class an agent is built from ({item!r}); "
+                                  "add a config under conf/agent/ and pick it, or use python -m eval.run")
+        return out + extra
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
