@@ -19,7 +19,7 @@ $(PY):
 
 # Re-install only when the dependency spec changes (or the venv is new).
 $(STAMP): pyproject.toml constraints.txt | $(PY)
-	$(PIP) install -q -c constraints.txt -e '.[dev,viz,playground]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,viz,browser]'
 	# openpi's own client, for the interoperability tests only: without its numpy<2 pin (its modules run on numpy 2)
 	$(PIP) install -q --no-deps openpi-client==0.1.2
 	touch $@

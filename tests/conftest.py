@@ -25,7 +25,6 @@ def make_env():
         env.close()
 
 
-
 def pytest_terminal_summary(terminalreporter):
     """Timings tests measured (``record_property(name, seconds)``, names ending in ``_s``): reported, never
     asserted (the playground's time to first frame in tests/test_playground_browser.py)."""

@@ -23,7 +23,7 @@ if not CHROMIUM.exists():
     pytest.skip("browser tests: no /usr/bin/chromium (Debian's chromium package; `make test` installs it when run "
                 "as root or with sudo)", allow_module_level=True)
 pytest.importorskip("gradio", reason="the playground extra (make setup installs it)")
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra (make setup installs it)")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is the browser extra (make setup installs it)")
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]

@@ -127,11 +127,13 @@ def build(playground: Playground, results_root: Path) -> gr.Blocks:
                     choices = Choices(agent_, task_, camera_, _number(magnitude_, "camera magnitude"), calibration_,
                                       factors_ or "", int(seed_ or 0), _number(max_steps_, "max steps", int),
                                       extra_ or "", instruction_ or "")
+                    started = False
                     for u in playground.run(choices):
                         if u.frame is not None:
+                            started = True
                             yield {frame: u.frame, outcome: f"running ... step {u.t}"}
                         elif u.error:
-                            yield {outcome: f"**Could not start:** {u.error}"}
+                            yield {outcome: f"**{'Error' if started else 'Could not start'}:** {u.error}"}
                         elif u.result is not None:
                             r = u.result
                             yield {outcome: outcome_markdown(r), calls: calls_frame(r.calls),

@@ -257,14 +257,16 @@ class Playground:
             updates.put(None)
             return
         try:
-            result = self._roll(choices, cfg, env, agent, agent_cfg.name, start, updates, stop)
+            updates.put(Update(result=self._roll(choices, cfg, env, agent, agent_cfg.name, start, updates, stop)))
+        except Exception as e:  # writing the files failed (a full disk): said in the page, the server goes on
+            log.exception("playground: the episode's files could not be written")
+            updates.put(Update(error=_message(e)))
         finally:
             try:
                 agent.close()
             except Exception:
                 log.exception("playground: closing the agent failed")
-        updates.put(Update(result=result))
-        updates.put(None)
+            updates.put(None)  # always: the page waits for it
 
     def _roll(self, choices: Choices, cfg: DictConfig, env, agent, name: str, start: float,
               updates: queue.Queue, stop: threading.Event) -> Result:
