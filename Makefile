@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 MUJOCO_GL ?= egl
 export MUJOCO_GL
 
-.PHONY: setup run demo lint test test-fast test-xvla xvla-env e2e-vs-tools bench clean
+.PHONY: setup run demo playground lint browser test test-fast test-xvla xvla-env e2e-vs-tools bench clean
 
 setup: $(STAMP)
 	$(PY) scripts/check_gl.py
@@ -19,7 +19,7 @@ $(PY):
 
 # Re-install only when the dependency spec changes (or the venv is new).
 $(STAMP): pyproject.toml constraints.txt | $(PY)
-	$(PIP) install -q -c constraints.txt -e '.[dev,viz]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,viz,browser]'
 	# openpi's own client, for the interoperability tests only: without its numpy<2 pin (its modules run on numpy 2)
 	$(PIP) install -q --no-deps openpi-client==0.1.2
 	touch $@
@@ -30,11 +30,29 @@ run: setup
 demo: setup
 	$(PY) -m eval.demo
 
+# The playground page on http://127.0.0.1:7860 (PLAYGROUND_ARGS="--port 8000 --results results/runs", ...).
+playground: setup
+	$(PY) -m eval.playground $(PLAYGROUND_ARGS)
+
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-test: lint
+# The browser tests drive Debian's chromium (never `playwright install`, which downloads from elsewhere):
+# installed with apt-get where we are root or have sudo, else those tests skip with one line saying why.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi; \
+		if [ "$$sudo" != none ] && command -v apt-get >/dev/null; then \
+			echo "installing Debian's chromium for the browser tests (apt-get install chromium)"; \
+			$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+			{ $$sudo apt-get update -q >/dev/null 2>&1 && \
+			  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } || \
+			echo "could not install chromium: the browser tests will skip"; \
+		else echo "no /usr/bin/chromium and no root, sudo or apt-get to install it: the browser tests will skip"; fi; \
+	fi
+
+test: lint browser
 	$(PY) -m pytest -q
 
 test-fast: setup

@@ -103,6 +103,12 @@ class Agent:
         """What the agent pointed at this episode, look by look (agents that point: the tool agent)."""
         return []
 
+    def calls(self) -> list[dict[str, Any]]:
+        """The function calls the agent carried out this episode, in order, each with its result (tool agents:
+        ``look``, ``call``, ``args``, ``status`` ok / error / unfinished (the episode ended during the call),
+        ``result``); for showing an episode (the playground), not for its row."""
+        return []
+
     def close(self) -> None:
         """Release what ``prepare`` took (connections, processes)."""
 

@@ -188,7 +188,8 @@ class Step:
 
 
 def lockstep(envs_: Sequence[gym.Env], agents: Sequence[Agent], specs: Sequence[EpisodeSpec],
-             dropped: set[int] | None = None) -> Iterator[list[tuple[int, Step]]]:
+             dropped: set[int] | None = None,
+             instructions: Sequence[str | None] | None = None) -> Iterator[list[tuple[int, Step]]]:
     """The episode loop, for one episode or K in lockstep (``batch_episodes``).
 
     Each episode is seeded from its own streams, reset, then stepped until done; per
@@ -197,6 +198,10 @@ def lockstep(envs_: Sequence[gym.Env], agents: Sequence[Agent], specs: Sequence[
     ``(slot, Step)`` of every running episode; finished ones drop out, and so does any
     slot the consumer adds to ``dropped``.  An episode whose env or agent raises ends
     with a step carrying the error; ``FatalAgentError`` ends everything.
+
+    ``instructions[i]``: text episode i's agent is given instead of the task's own (the
+    playground's typed prompt); the observations still carry the task's instruction and
+    success is still the task's own goal.
     """
     dropped = set() if dropped is None else dropped
     live: dict[int, Step] = {}
@@ -205,7 +210,8 @@ def lockstep(envs_: Sequence[gym.Env], agents: Sequence[Agent], specs: Sequence[
         try:
             agent.seed(spec.agent_seed)
             obs, info = env.reset(seed=spec.seed)
-            agent.reset(obs["instruction"], info["calibration"])
+            told = instructions[i] if instructions is not None else None
+            agent.reset(obs["instruction"] if told is None else told, info["calibration"])
             live[i] = Step(0, obs, info)
             first.append((i, live[i]))
         except FatalAgentError:
@@ -239,10 +245,10 @@ def lockstep(envs_: Sequence[gym.Env], agents: Sequence[Agent], specs: Sequence[
         yield out
 
 
-def rollout(env: gym.Env, agent: Agent, spec: EpisodeSpec) -> Iterator[Step]:
+def rollout(env: gym.Env, agent: Agent, spec: EpisodeSpec, instruction: str | None = None) -> Iterator[Step]:
     """One episode of :func:`lockstep`: seed the agent from its own stream, reset the env from the scene's,
-    act until done; an error of the env or the agent is raised here."""
-    for ((_, step),) in lockstep([env], [agent], [spec]):
+    act until done; an error of the env or the agent is raised here.  ``instruction``: as in :func:`lockstep`."""
+    for ((_, step),) in lockstep([env], [agent], [spec], instructions=[instruction]):
         if step.error is not None:
             raise step.error
         yield step

@@ -24,3 +24,11 @@ def make_env():
     for env in made:
         env.close()
 
+
+def pytest_terminal_summary(terminalreporter):
+    """Timings tests measured (``record_property(name, seconds)``, names ending in ``_s``): reported, never
+    asserted (the playground's time to first frame in tests/test_playground_browser.py)."""
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in getattr(report, "user_properties", []):
+            if name.endswith("_s"):
+                terminalreporter.write_line(f"measured: {report.nodeid}: {name} = {value} s")

@@ -85,6 +85,7 @@ class ToolAgent(Agent):
         self._gen: Generator[np.ndarray, dict, None] | None = None
         self._stats = {"attempts": 0, "calls_executed": 0, "call_errors": 0, "empty_plans": 0}
         self._points: list[PointReport] = []
+        self._calls: list[dict] = []
 
     # --- agent contract ----------------------------------------------------
     def prepare(self) -> None:
@@ -101,6 +102,7 @@ class ToolAgent(Agent):
         self.surfaces: list[tuple[np.ndarray, float, int]] = []
         self._looks = 0
         self._points = []
+        self._calls = []
         # each cube put down in this plan: (its label, its 3D centre, the flat target it went onto and that
         # target's 3D position then, if the release point matched one)
         self.placed: list[tuple[str, np.ndarray, str | None, np.ndarray | None]] = []
@@ -118,6 +120,9 @@ class ToolAgent(Agent):
 
     def pointed(self) -> list[PointReport]:
         return list(self._points)
+
+    def calls(self) -> list[dict]:
+        return [dict(c) for c in self._calls]
 
     # --- episode -----------------------------------------------------------
     def _episode(self, obs: dict):
@@ -206,6 +211,8 @@ class ToolAgent(Agent):
     # --- tools -------------------------------------------------------------
     def _execute(self, call: Call, image, dets, obs):
         self._stats["calls_executed"] += 1
+        entry = {"look": self._looks, "call": call.name, "args": dict(call.args), "status": "unfinished", "result": {}}
+        self._calls.append(entry)  # "unfinished" until it returns (an episode can end in the middle of a move)
         try:
             if call.name == "move":
                 goal, speed = self._move_goal(call, image, dets)
@@ -227,6 +234,7 @@ class ToolAgent(Agent):
         except ToolError as e:
             result = CallResult(call, "error", {"message": str(e)})
         self._stats["call_errors"] += result.status != "ok"
+        entry.update(status=result.status, result=dict(result.detail))
         return obs, result
 
     def _move_goal(self, call: Call, image, dets) -> tuple[np.ndarray, float]:
