@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Regenerates results/modular-vs-e2e/: the learned pointer + tools against ACT, trained on the same oracle
+# demonstrations of place_single with the same CPU budget, evaluated across the camera sweep and
+# perturbation axes at two base seeds.
+#
+#   bash scripts/modular_vs_e2e.sh                       # every stage (hours on 2 cores; see the README there)
+#   STAGES="eval report" JOBS=16 bash scripts/modular_vs_e2e.sh   # only some stages, 16 cells side by side
+#   STAGES=list bash scripts/modular_vs_e2e.sh           # print the evaluation cells' commands
+#
+# Stages (each resumes: eval.record and eval.run continue their folders, training continues from its last
+# checkpoint and a finished training is skipped):
+#   record  200 oracle demonstrations at the nominal camera and 200 with a random viewpoint per episode
+#           (eval.record also writes the pointer's pixel labels beside each dataset)
+#   train   per dataset, ACT (the e2e-vs-tools recipe, 10,000 steps) on one core; then the pointer on one
+#           core with the same wall-clock budget: its step count is set from its own measured speed so that
+#           its cosine schedule ends when ACT's wall time is spent (both figures land in train_budget.txt)
+#   eval    oracle, classic (true and stale calibration), both pointers (true and stale) and both ACT
+#           policies: the camera sweep and AXES at three magnitudes, 50 episodes per cell (EPISODES_ACT for
+#           ACT cells), at base seeds SEEDS (0: the demonstrations' scenes; 1000: never used while
+#           developing or tuning either learner)
+#   report  eval.report per seed set and pooled; breaking points and paired differences; published copies
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PY:-.venv-xvla/bin/python}              # the LeRobot environment (make xvla-env)
+STAGES=${STAGES:-"record train eval report"}
+DEMOS=${DEMOS:-200}
+ACT_STEPS=${ACT_STEPS:-10000}
+POINTER_STEPS=${POINTER_STEPS:-auto}         # auto: as many as fit in ACT's measured wall time
+EPISODES=${EPISODES:-50}
+EPISODES_ACT=${EPISODES_ACT:-$EPISODES}
+SEEDS=${SEEDS:-"0 1000"}
+JOBS=${JOBS:-$(nproc)}
+ONLY=${ONLY:-.}                              # evaluate only the cells whose command matches this regex
+DATA=${DATA:-results/datasets}
+TRAIN=${TRAIN:-results/train/modular-vs-e2e}
+RUNS=${RUNS:-results/runs/modular-vs-e2e}
+PUBLISH=${PUBLISH:-results/modular-vs-e2e}
+VARIANTS=(nominal viewpoints)
+CAMERAS=(nominal shifted rotated zoomed far)
+ORBITS=(4 15 30)
+AXES=(
+    "light_intensity=0.6 0.35 0.2"
+    "table_contrast=0.3 0.6 1"
+    "clutter=1 2 4"
+    "pixel_noise_sigma=10 20 40"
+    "disturbance_cm=2 4 8"
+    "calibration_error_mm=5 10 20"
+)
+FINAL=$(printf '%06d' "$ACT_STEPS")
+export MUJOCO_GL=${MUJOCO_GL:-egl} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+
+test -x "$PY" || { echo "no $PY: run 'make xvla-env' first (or PY=/path/to/python with lerobot 0.6.1)"; exit 1; }
+
+record() {  # $1: variant
+    local extra=()
+    [ "$1" = viewpoints ] && extra=(viewpoint_randomization=true)
+    "$PY" -m eval.record task=place_single camera=nominal episodes="$DEMOS" use_videos=false \
+        'image_size=[96,128]' out_dir="$DATA/place_single_$1" "${extra[@]}"
+}
+
+on_core() {  # $1: core; the rest: a command run on that core with one thread
+    local core=$1; shift
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c "$core" "$@"
+}
+
+train_act() {  # $1: variant, $2: core. Wall time of every segment (resumed runs add up) in wall_s.log
+    local out="$TRAIN/act_$1" start
+    if [ -d "$out/checkpoints/$FINAL" ]; then echo "$out: step $ACT_STEPS done, skipped"; return; fi
+    mkdir -p "$TRAIN"
+    start=$SECONDS
+    if [ -f "$out/checkpoints/last/pretrained_model/train_config.json" ]; then
+        on_core "$2" "$PY" -m lerobot.scripts.lerobot_train --resume=true \
+            --config_path="$out/checkpoints/last/pretrained_model/train_config.json" > "$out.resume.log" 2>&1
+    else
+        on_core "$2" "$PY" -m lerobot.scripts.lerobot_train \
+            --dataset.repo_id=local/widowx_place_single --dataset.root="$DATA/place_single_$1/dataset" \
+            --policy.type=act --policy.device=cpu --policy.push_to_hub=false \
+            --policy.pretrained_backbone_weights=null --policy.dim_model=256 --policy.dim_feedforward=1024 \
+            --policy.n_encoder_layers=2 --policy.n_vae_encoder_layers=2 --policy.chunk_size=20 \
+            --policy.n_action_steps=20 --policy.optimizer_lr=1e-4 --policy.optimizer_lr_backbone=1e-4 \
+            --wandb.enable=false --num_workers=0 --batch_size=8 --steps="$ACT_STEPS" --save_freq=2000 \
+            --log_freq=250 --output_dir="$out" > "$out.log" 2>&1
+    fi
+    echo $((SECONDS - start)) >> "$out.wall_s.log"
+}
+
+act_wall() {  # $1: variant -> ACT's training wall time in seconds (all segments)
+    awk '{s += $1} END {print s + 0}' "$TRAIN/act_$1.wall_s.log"
+}
+
+train_pointer() {  # $1: variant, $2: core
+    local out="$TRAIN/pointer_$1" budget steps rate
+    if [ -f "$out/checkpoint/config.json" ] && [ -f "$out/eval.json" ]; then echo "$out: done, skipped"; return; fi
+    budget=$(act_wall "$1")
+    steps=$POINTER_STEPS
+    if [ "$steps" = auto ]; then
+        if [ -f "$out.steps" ]; then steps=$(cat "$out.steps"); else
+            rm -rf "$out.rate"  # 60 steps on the same core to measure this machine's speed
+            on_core "$2" "$PY" -m agents.pointer.train --dataset "$DATA/place_single_$1" --out "$out.rate" \
+                --steps 100000 --stop-at-step 60 --threads 1 --log-every 10 > /dev/null 2>&1
+            rate=$(tail -n 1 "$out.rate/train_log.jsonl" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print(r["step"] / r["wall_s"])')
+            steps=$("$PY" -c "print(int($rate * $budget * 0.97))")
+            echo "$steps" > "$out.steps"
+            rm -rf "$out.rate"
+        fi
+    fi
+    printf 'act_%s: %s steps in %s s of training wall time (one core)\npointer_%s: %s steps, budget %s s (one core)\n' \
+        "$1" "$ACT_STEPS" "$budget" "$1" "$steps" "$budget" > "$out.budget.txt"
+    on_core "$2" "$PY" -m agents.pointer.train --dataset "$DATA/place_single_$1" --out "$out" \
+        --steps "$steps" --time-budget-s "$budget" --threads 1 > "$out.log" 2>&1
+}
+
+agent_args() {  # $1: agent label -> eval.run overrides
+    case "$1" in
+        oracle) echo "agent=oracle" ;;
+        classic) echo "agent=classic" ;;
+        pointer_*) echo "agent=learned agent.name=$1 agent.reasoner.checkpoint=$TRAIN/$1/checkpoint" ;;
+        act_*) echo "agent=lerobot agent.name=$1 agent.device=cpu batch_episodes=8" \
+                    "agent.checkpoint=$TRAIN/$1/checkpoints/$FINAL/pretrained_model" ;;
+        *) echo "unknown agent $1" >&2; exit 2 ;;
+    esac
+}
+
+commands() {  # one eval.run command (one cell) per line
+    local seed a n args calibs c cam m ax level
+    for seed in $SEEDS; do
+        for a in oracle classic pointer_nominal pointer_viewpoints act_nominal act_viewpoints; do
+            n=$EPISODES
+            case $a in act_*) n=$EPISODES_ACT ;; esac
+            args="task=place_single episodes=$n $(agent_args "$a") workers=1 seed=$seed"
+            calibs="true"
+            case $a in classic|pointer_*) calibs="true nominal" ;; esac
+            for c in $calibs; do
+                for cam in "${CAMERAS[@]}"; do
+                    echo "$PY -m eval.run $args camera=$cam camera.calibration=$c out_dir=$RUNS/seed$seed/$a/${cam}_$c"
+                done
+                for m in "${ORBITS[@]}"; do
+                    echo "$PY -m eval.run $args camera=orbit camera.magnitude=$m camera.calibration=$c" \
+                         "out_dir=$RUNS/seed$seed/$a/orbit${m}_$c"
+                done
+            done
+            for ax in "${AXES[@]}"; do
+                for level in ${ax#*=}; do
+                    echo "$PY -m eval.run $args factors.${ax%%=*}=$level out_dir=$RUNS/seed$seed/$a/${ax%%=*}_$level"
+                done
+            done
+        done
+    done
+}
+
+for stage in $STAGES; do
+    case $stage in
+        list) commands | grep -E -- "$ONLY" ;;
+        record) for v in "${VARIANTS[@]}"; do record "$v"; done ;;
+        train)  # the two variants side by side, one core each: ACT first, then the pointer with ACT's budget
+            start=$SECONDS
+            train_act nominal 0 & a=$!; train_act viewpoints 1 & b=$!; wait $a; wait $b
+            train_pointer nominal 0 & a=$!; train_pointer viewpoints 1 & b=$!; wait $a; wait $b
+            cat "$TRAIN"/pointer_*.budget.txt
+            echo "modular-vs-e2e: training took $((SECONDS - start)) s" ;;
+        eval)
+            start=$SECONDS
+            commands | grep -E -- "$ONLY" | xargs -P "$JOBS" -I{} sh -c '{} > /dev/null 2>&1 || echo "failed ($?): {}"'
+            echo "modular-vs-e2e: evaluation took $((SECONDS - start)) s with JOBS=$JOBS" ;;
+        report)
+            mkdir -p "$PUBLISH"
+            for seed in $SEEDS; do
+                "$PY" -m eval.report "$RUNS/seed$seed" --calibration-columns
+                mkdir -p "$PUBLISH/seed$seed"
+                cp "$RUNS/seed$seed"/comparison.csv "$RUNS/seed$seed"/comparison.png "$PUBLISH/seed$seed/"
+            done
+            "$PY" -m eval.report "$RUNS" --calibration-columns
+            cp "$RUNS"/comparison.csv "$RUNS"/comparison.png "$PUBLISH"/
+            cp "$RUNS"/breaking_points.csv "$RUNS"/paired.csv "$PUBLISH"/ 2>/dev/null || true
+            cp "$TRAIN"/pointer_*.budget.txt "$PUBLISH"/ 2>/dev/null || true
+            echo "published into $PUBLISH" ;;
+        *) echo "unknown stage '$stage' (choose from: list record train eval report)"; exit 2 ;;
+    esac
+done
