@@ -68,8 +68,8 @@ def test_lockstep_xvla_runs_write_the_rows_of_unbatched_ones(xvla, tmp_path):
 
 
 def test_the_batching_benchmark_prints_a_ratio_per_k():
-    proc = subprocess.run([sys.executable, "scripts/bench_batch.py", "--episodes", "2", "--steps", "3", "--only", "act"],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "scripts/bench_batch.py", "--episodes", "2", "--steps", "3",
+                           "--only", "act"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for k in (1, 4, 8):
         assert f"K={k}: inference" in proc.stdout, proc.stdout
