@@ -48,9 +48,8 @@ class EpisodeLabels:
         self.cameras = list(cameras)
         self.image_size: tuple[int, int] | None = (int(image_size[0]), int(image_size[1])) if image_size else None
         self.ids = role_object_ids(self.roles)
-        self.pixels: dict[str, dict[str, dict[str, list]]] = {
-            c: {r: {"u": [], "v": [], "in_image": [], "visible": []} for r in self.roles} for c in self.cameras}
-        self.world: dict[str, list] = {r: [] for r in self.roles}
+        self.pixels: dict[str, dict[str, dict[str, list]]] = {c: {} for c in self.cameras}
+        self.world: dict[str, list] = {}
         self.kinds: dict[str, str] = {}
         self.sizes: dict[str, list[int]] = {}
         self.camera_sizes: dict[str, list[int]] = {}
@@ -58,11 +57,11 @@ class EpisodeLabels:
     def add(self, env) -> None:
         objects, cals = scene_truth(env)
         by_id = {o.id: o for o in objects}
-        role_objs = {r: by_id[i] for r, i in self.ids.items()}
+        role_objs = {r: by_id[i] for r, i in self.ids.items() if i in by_id}  # every task's roles name objects
         self.kinds = {r: o.kind for r, o in role_objs.items()}
         model, data = env.unwrapped.handle.model, env.unwrapped.handle.data
         for r, o in role_objs.items():
-            self.world[r].append([round(float(x), 5) for x in o.pos])
+            self.world.setdefault(r, []).append([round(float(x), 5) for x in o.pos])
         for c in self.cameras:
             cal = cals[c]
             full = (cal.height, cal.width)
@@ -70,7 +69,7 @@ class EpisodeLabels:
             self.sizes[c], self.camera_sizes[c] = list(size), list(full)
             for r, o in role_objs.items():
                 uv = scale_pixels(cal.project(o.pos[None])[0:1], full, size)[0]
-                lab = self.pixels[c][r]
+                lab = self.pixels[c].setdefault(r, {"u": [], "v": [], "in_image": [], "visible": []})
                 lab["u"].append(round(float(uv[0]), 3))
                 lab["v"].append(round(float(uv[1]), 3))
                 lab["in_image"].append(bool(-0.5 <= uv[0] <= size[1] - 0.5 and -0.5 <= uv[1] <= size[0] - 0.5))
