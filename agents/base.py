@@ -128,7 +128,8 @@ class Reasoner(Protocol):
     """The tool agent's brain (``agents.tool``): points at what the instruction names, then plans
     function calls (``move``, ``setGripperState``) in one or more turns, each answered with its real
     outcome, and judges from a fresh look whether the task is done.  Implementations: ``ClassicReasoner``
-    (offline rules), ``GeminiReasoner``, ``VLMReasoner`` (any OpenAI-compatible endpoint)."""
+    (offline rules), ``LearnedReasoner`` (the classic plan, points from the learned pointer), ``GeminiReasoner``,
+    ``VLMReasoner`` (any OpenAI-compatible endpoint)."""
 
     name: str
 

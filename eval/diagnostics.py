@@ -56,6 +56,12 @@ def scene_truth(env) -> tuple[list[TrueObject], dict[str, Calibration]]:
     return objects, cameras
 
 
+def role_object_ids(roles: dict[str, str]) -> dict[str, str]:
+    """Role -> the id of its object in :func:`scene_truth`: roles name cubes by id and mats by colour; mat roles
+    are the "target" ones (target, target_1, ...)."""
+    return {k: f"mat:{v}" if k.startswith("target") else v for k, v in roles.items()}
+
+
 def _candidates(label: str, objects: list[TrueObject]) -> list[TrueObject]:
     words = label.lower().split()
     if "tray" in words:
@@ -93,8 +99,7 @@ def point_diagnostics(points: list[PointReport], truth: tuple[list[TrueObject], 
         errors.append(float(np.linalg.norm(proj[k] - np.array(p.pixel))))
         inside.append(p.lifted is not None and _inside(cands[k], np.array(p.lifted[:2])))
         hit.add(cands[k].id)
-    # roles name cubes by id and mats by colour; mat roles are the "target" ones (target, target_1, ...)
-    role_ids = {f"mat:{v}" if k.startswith("target") else v for k, v in roles.items()}
+    role_ids = set(role_object_ids(roles).values())
     role_objects = [o for o in objects if o.id in role_ids]
     out: dict[str, float | int] = {"points": len(first), "points_unmatched": unmatched}
     if errors:

@@ -12,6 +12,10 @@ creates it).  Writes with LeRobot's own writer into ``<out_dir>/dataset``:
   ``meta/info.json``,
 - the instruction (its paraphrase) as the episode's task, ``fps`` = control rate.
 
+Beside the dataset, ``<out_dir>/labels.jsonl`` holds, per kept episode and frame, the pixel of each task role's
+object (the cube, its mat) in each recorded camera, from ground truth through the episode's true calibration
+(:mod:`eval.labels`); the dataset itself does not change.
+
 Only successful episodes are written.  ``record_log.jsonl`` lists every
 attempted episode (seed, kept or not, frames), written through the harness's
 ``EpisodeStore`` (folder lock, flushed lines, torn-line recovery); a re-run with
@@ -38,6 +42,7 @@ from envs.randomization import ViewpointRange
 from eval import schema
 from eval.episodes import EpisodeSpec, episode_spec, make_agent, make_env, plain, rollout
 from eval.files import write_atomic
+from eval.labels import EpisodeLabels, labels_store
 from eval.store import EpisodeStore
 
 log = logging.getLogger("eval.record")
@@ -72,14 +77,20 @@ def open_dataset(cfg: DictConfig, env, root: Path):
                                  use_videos=cfg.use_videos)
 
 
-def rollout_frames(env, agent, spec: EpisodeSpec, cameras, image_size=None) -> tuple[list[dict], bool, str]:
-    """One oracle episode; the frames pair each observation with the action taken from it.
+def rollout_frames(env, agent, spec: EpisodeSpec, cameras, image_size=None
+                   ) -> tuple[list[dict], bool, str, EpisodeLabels]:
+    """One oracle episode; the frames pair each observation with the action taken from it, and the labels
+    (:mod:`eval.labels`) are read from the simulator as each observation is rendered.
 
     ``image_size`` (height, width): images are stored resized (a plain resize, the
     same function ``agent=lerobot`` applies to live observations)."""
     frames: list[dict] = []
     prev = None
+    labels: EpisodeLabels | None = None
     for step in rollout(env, agent, spec):
+        if labels is None:
+            labels = EpisodeLabels(step.info.get("roles", {}), cameras, image_size)
+        labels.add(env)
         if prev is not None:
             obs = prev.obs
             frame = {f"observation.images.{c}": obs["images"][c] if not image_size
@@ -88,8 +99,8 @@ def rollout_frames(env, agent, spec: EpisodeSpec, cameras, image_size=None) -> t
                           "action": np.asarray(step.action, np.float32), "task": obs["instruction"]})
             frames.append(frame)
         prev = step
-    assert prev is not None
-    return frames, bool(prev.info["success"]), prev.obs["instruction"]
+    assert prev is not None and labels is not None
+    return frames, bool(prev.info["success"]), prev.obs["instruction"], labels
 
 
 def record(cfg: DictConfig, out_dir: Path) -> dict:
@@ -99,6 +110,7 @@ def record(cfg: DictConfig, out_dir: Path) -> dict:
     agent = make_agent(cfg, env)
     dataset = open_dataset(cfg, env, out_dir / "dataset")
     store = EpisodeStore(out_dir, log_name=RECORD_LOG)
+    label_store = labels_store(out_dir)
     done = store.load()
     start = max(done, default=-1) + 1  # the dataset holds the kept episodes in order: resume after the last
     bar = tqdm(total=cfg.episodes, initial=start, desc=f"record {plain(cfg.task)['name']}", unit="ep")
@@ -107,11 +119,13 @@ def record(cfg: DictConfig, out_dir: Path) -> dict:
         if cfg.viewpoint_randomization:
             view = ViewpointRange().sample(np.random.default_rng(spec.seed))  # from the scene's stream
             env.unwrapped.set_camera_perturbation(view)  # type: ignore[attr-defined]
-        frames, success, instruction = rollout_frames(env, agent, spec, cameras, cfg.image_size)
+        frames, success, instruction, labels = rollout_frames(env, agent, spec, cameras, cfg.image_size)
         if success:
+            episode_index = dataset.meta.total_episodes
             for frame in frames:
                 dataset.add_frame(frame)
             dataset.save_episode()
+            label_store.append(labels.record(i, spec.seed, episode_index, instruction, len(frames)))
         entry = {"episode": i, "seed": spec.seed, "status": "ok", "kept": success, "frames": len(frames),
                  "task": instruction}
         store.append(entry)

@@ -65,6 +65,13 @@ def pixel_to_norm(pixel: np.ndarray, width: int, height: int) -> tuple[int, int]
     return int(round((pixel[1] + 0.5) / height * NORM)), int(round((pixel[0] + 0.5) / width * NORM))
 
 
+def scale_pixels(uv: np.ndarray, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> np.ndarray:
+    """(N, 2) pixels (u, v) of an H x W image -> the same points in a resize of it to ``dst_hw`` (height, width),
+    pixel centres at integers: ``u -> (u + 0.5) w / W - 0.5`` (the convention of PIL's resize)."""
+    scale = np.array([dst_hw[1] / src_hw[1], dst_hw[0] / src_hw[0]])
+    return (np.asarray(uv, float) + 0.5) * scale - 0.5
+
+
 def detection_from_wire(item: dict, width: int, height: int) -> Detection | None:
     """One ``{"point": [y, x], "label": ..., "box_2d": [...]}`` item, or None if malformed."""
     try:
