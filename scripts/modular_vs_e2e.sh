@@ -26,6 +26,8 @@ PY=${PY:-.venv-xvla/bin/python}              # the LeRobot environment (make xvl
 STAGES=${STAGES:-"record train eval report"}
 DEMOS=${DEMOS:-200}
 ACT_STEPS=${ACT_STEPS:-10000}
+ACT_LOG_FREQ=${ACT_LOG_FREQ:-250}
+POINTER_ARGS=${POINTER_ARGS:-}                  # more agents.pointer.train flags (both variants)
 POINTER_STEPS=${POINTER_STEPS:-auto}         # auto: as many as fit in ACT's measured wall time
 EPISODES=${EPISODES:-50}
 EPISODES_ACT=${EPISODES_ACT:-$EPISODES}
@@ -64,14 +66,13 @@ on_core() {  # $1: core; the rest: a command run on that core with one thread
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c "$core" "$@"
 }
 
-train_act() {  # $1: variant, $2: core. Wall time of every segment (resumed runs add up) in wall_s.log
-    local out="$TRAIN/act_$1" start
+train_act() {  # $1: variant, $2: core (LeRobot's log, every segment appended, gives the training time)
+    local out="$TRAIN/act_$1"
     if [ -d "$out/checkpoints/$FINAL" ]; then echo "$out: step $ACT_STEPS done, skipped"; return; fi
     mkdir -p "$TRAIN"
-    start=$SECONDS
     if [ -f "$out/checkpoints/last/pretrained_model/train_config.json" ]; then
         on_core "$2" "$PY" -m lerobot.scripts.lerobot_train --resume=true \
-            --config_path="$out/checkpoints/last/pretrained_model/train_config.json" > "$out.resume.log" 2>&1
+            --config_path="$out/checkpoints/last/pretrained_model/train_config.json" >> "$out.log" 2>&1
     else
         on_core "$2" "$PY" -m lerobot.scripts.lerobot_train \
             --dataset.repo_id=local/widowx_place_single --dataset.root="$DATA/place_single_$1/dataset" \
@@ -80,13 +81,21 @@ train_act() {  # $1: variant, $2: core. Wall time of every segment (resumed runs
             --policy.n_encoder_layers=2 --policy.n_vae_encoder_layers=2 --policy.chunk_size=20 \
             --policy.n_action_steps=20 --policy.optimizer_lr=1e-4 --policy.optimizer_lr_backbone=1e-4 \
             --wandb.enable=false --num_workers=0 --batch_size=8 --steps="$ACT_STEPS" --save_freq=2000 \
-            --log_freq=250 --output_dir="$out" > "$out.log" 2>&1
+            --log_freq="$ACT_LOG_FREQ" --output_dir="$out" >> "$out.log" 2>&1
     fi
-    echo $((SECONDS - start)) >> "$out.wall_s.log"
 }
 
-act_wall() {  # $1: variant -> ACT's training wall time in seconds (all segments)
-    awk '{s += $1} END {print s + 0}' "$TRAIN/act_$1.wall_s.log"
+act_wall() {  # $1: variant -> ACT's training time in seconds: LeRobot logs, per window of ACT_LOG_FREQ steps,
+    # the mean update and data-loading time of a step; their sum times the window, over every window once (a
+    # window logged again by a run resumed from an earlier checkpoint is keyed by the same epoch count)
+    grep -o "epch:[0-9.]* .*updt_s:[0-9.]* data_s:[0-9.]*" "$TRAIN/act_$1.log" | "$PY" -c '
+import re, sys
+windows = {}
+for line in sys.stdin:
+    epoch = line.split()[0]
+    u, d = (float(x) for x in re.findall(r"(?:updt_s|data_s):([0-9.]+)", line))
+    windows[epoch] = u + d
+print(round(sum(windows.values()) * '"$ACT_LOG_FREQ"'))'
 }
 
 train_pointer() {  # $1: variant, $2: core
@@ -98,7 +107,7 @@ train_pointer() {  # $1: variant, $2: core
         if [ -f "$out.steps" ]; then steps=$(cat "$out.steps"); else
             rm -rf "$out.rate"  # 60 steps on the same core to measure this machine's speed
             on_core "$2" "$PY" -m agents.pointer.train --dataset "$DATA/place_single_$1" --out "$out.rate" \
-                --steps 100000 --stop-at-step 60 --threads 1 --log-every 10 > /dev/null 2>&1
+                --steps 100000 --stop-at-step 60 --threads 1 --log-every 10 $POINTER_ARGS > /dev/null 2>&1
             rate=$(tail -n 1 "$out.rate/train_log.jsonl" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print(r["step"] / r["wall_s"])')
             steps=$("$PY" -c "print(int($rate * $budget * 0.97))")
             echo "$steps" > "$out.steps"
@@ -108,7 +117,7 @@ train_pointer() {  # $1: variant, $2: core
     printf 'act_%s: %s steps in %s s of training wall time (one core)\npointer_%s: %s steps, budget %s s (one core)\n' \
         "$1" "$ACT_STEPS" "$budget" "$1" "$steps" "$budget" > "$out.budget.txt"
     on_core "$2" "$PY" -m agents.pointer.train --dataset "$DATA/place_single_$1" --out "$out" \
-        --steps "$steps" --time-budget-s "$budget" --threads 1 > "$out.log" 2>&1
+        --steps "$steps" --time-budget-s "$budget" --threads 1 $POINTER_ARGS >> "$out.log" 2>&1
 }
 
 agent_args() {  # $1: agent label -> eval.run overrides
@@ -172,7 +181,7 @@ for stage in $STAGES; do
             done
             "$PY" -m eval.report "$RUNS" --calibration-columns
             cp "$RUNS"/comparison.csv "$RUNS"/comparison.png "$PUBLISH"/
-            cp "$RUNS"/breaking_points.csv "$RUNS"/paired.csv "$PUBLISH"/ 2>/dev/null || true
+            cp "$RUNS"/breaking_points.csv "$RUNS"/paired.csv "$RUNS"/axis_*.png "$PUBLISH"/ 2>/dev/null || true
             cp "$TRAIN"/pointer_*.budget.txt "$PUBLISH"/ 2>/dev/null || true
             echo "published into $PUBLISH" ;;
         *) echo "unknown stage '$stage' (choose from: list record train eval report)"; exit 2 ;;

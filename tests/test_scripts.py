@@ -30,3 +30,24 @@ def test_bench_factors_prints_a_ratio_per_axis():
     assert "ratio = nominal s/step" in out
     for variant in ("nominal", "light_intensity=0.2", "language=heldout"):
         assert variant in out, out
+
+
+def test_every_cell_of_the_modular_vs_e2e_sweep_is_a_valid_run():
+    """The published sweep's 360 eval.run commands compose and pass the harness's checks (nothing is run)."""
+    import os
+    import shlex
+
+    from hydra import compose, initialize_config_dir
+
+    from eval import schema
+
+    proc = subprocess.run(["bash", "scripts/modular_vs_e2e.sh"], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "STAGES": "list", "PY": sys.executable})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 360 and len({line.split("out_dir=")[1] for line in lines}) == 360  # no folder twice
+    cells = {tuple(a for a in shlex.split(line)[3:] if not a.startswith(("seed=", "out_dir="))) for line in lines}
+    schema.register()
+    with initialize_config_dir(str(REPO / "conf"), version_base=None):
+        for cell in sorted(cells):
+            schema.validate(compose("config", overrides=[*cell, "out_dir=unused"]))
