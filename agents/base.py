@@ -52,6 +52,16 @@ class PointReport:
     lifted: tuple[float, float, float] | None  # the 3-D point the agent lifted it to, None if it could not
 
 
+@dataclass(frozen=True)
+class PlannedTargets:
+    """End-effector targets an agent planned, for replays (``eval.replay``): in the robot base frame, which is
+    the world frame of this env, metres."""
+
+    step: int  # the control step at which they were planned (0: before the first action)
+    label: str  # "move": a tool agent's move goal; "chunk": a policy's decoded action chunk, in order
+    points: tuple[tuple[float, float, float], ...]
+
+
 class Agent:
     """Base class of every agent: each hook the harness calls, doing nothing by default."""
 
@@ -101,6 +111,10 @@ class Agent:
 
     def pointed(self) -> list[PointReport]:
         """What the agent pointed at this episode, look by look (agents that point: the tool agent)."""
+        return []
+
+    def planned(self) -> list[PlannedTargets]:
+        """The end-effector targets the agent planned this episode (move goals, decoded action chunks)."""
         return []
 
     def calls(self) -> list[dict[str, Any]]:

@@ -15,6 +15,9 @@ truth, which agents still may not):
   (:meth:`agents.base.Agent.pointed`) each look's points on it (``camera/<name>/points/look_<k>``), their
   lifted 3-D points (``world/points/look_<k>``) and the rays from the reported camera to them
   (``world/rays/look_<k>``);
+- the end-effector targets the agent planned (:meth:`agents.base.Agent.planned`), from the step it planned
+  them: the tool agent's move goals as a path of waypoints (``world/plan/waypoints``, the latest goal in
+  ``world/plan/goal``), a LeRobot policy's decoded action chunk (``world/plan/chunk``);
 - ``eval/<condition>``: the task's sub-conditions and ``success`` as 0/1 time series.
 
 Requires ``rerun-sdk`` (the ``viz`` extra; ``make setup`` installs it).
@@ -137,5 +140,28 @@ class ReplayRecorder:
                                                                       labels=[p.label for p in lifted]), static=True)
                     rec.log(f"world/rays/look_{look}", rr.LineStrips3D([[origin, p.lifted] for p in lifted]),
                             static=True)
+        self._plans(agent)
         rec.flush()
         rec.disconnect()
+
+    def _plans(self, agent) -> None:
+        """Planned end-effector targets at the step they were planned: the tool agent's move goals as a path
+        of waypoints so far (``world/plan/waypoints``), a policy's decoded chunk (``world/plan/chunk``)."""
+        rr, rec = self.rr, self.rec
+        try:
+            plans = agent.planned()
+        except Exception:
+            log.exception("replay: the agent's planned targets could not be read")
+            return
+        waypoints: list = []
+        for plan in plans:
+            rec.set_time("step", sequence=plan.step)
+            points = [list(p) for p in plan.points]
+            if plan.label == "move":
+                waypoints.extend(points)
+                rec.log("world/plan/waypoints", rr.LineStrips3D([waypoints], colors=[(20, 160, 220)], radii=0.003))
+                rec.log("world/plan/goal", rr.Points3D(points, colors=[(20, 160, 220)], radii=0.01))
+            else:
+                rec.log(f"world/plan/{plan.label}", rr.LineStrips3D([points], colors=[(200, 40, 160)], radii=0.003))
+                rec.log(f"world/plan/{plan.label}_targets", rr.Points3D(points, colors=[(200, 40, 160)],
+                                                                        radii=0.005))

@@ -60,6 +60,10 @@ def test_lockstep_episodes_are_the_episodes_run_alone_and_share_queries():
         assert len(actions[i]) == len(alone) == 14
         np.testing.assert_array_equal(np.array(actions[i]), np.array(alone))
     assert policy.batch_sizes and set(policy.batch_sizes) == {3}  # every query asked for all three at once
+    # each agent's planned targets are its decoded chunks, from the step each was asked at
+    plans = agents[1].planned()
+    assert [p.step for p in plans] == [0, 8] and plans[0].label == "chunk"
+    np.testing.assert_allclose(plans[0].points[0], actions[1][0][:3], atol=1e-6)
     # the noise is each episode's own: without it the same episode moves otherwise
     assert not np.array_equal(np.array(actions[0]), np.array(single_actions(SPECS[0], noise_m=0.0)))
 

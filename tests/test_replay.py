@@ -39,6 +39,15 @@ def test_a_stale_calibration_replay_holds_both_frusta_the_points_and_the_conditi
     assert "Points2D:positions" in e["/camera/primary/points/look_1"]  # what the agent pointed at
     assert "Points3D:positions" in e["/world/points/look_1"] and "LineStrips3D:strips" in e["/world/rays/look_1"]
     assert {"/eval/success", "/eval/on_target", "/eval/released"} <= set(e)
+    # the move goals it planned, as waypoints from the step it planned them
+    assert "LineStrips3D:strips" in e["/world/plan/waypoints"] and "Points3D:positions" in e["/world/plan/goal"]
+
+
+def test_a_policy_replay_holds_its_decoded_chunks(tmp_path):
+    run_cli("agent=xvla", "+agent.backend={_target_:agents.lerobot.testing.ReachPolicy}", "task=pick",
+            "episodes=1", "workers=1", "max_steps=12", "rerun=true", f"out_dir={tmp_path}", check=0)
+    e = entities(tmp_path / "episodes" / "episode_0000.rrd")
+    assert "LineStrips3D:strips" in e["/world/plan/chunk"] and "Points3D:positions" in e["/world/plan/chunk_targets"]
 
 
 def test_agents_that_do_not_point_still_get_the_scene(tmp_path):

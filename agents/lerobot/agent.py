@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.base import Agent, BatchPolicyBackend, PolicyBackend, query_noise_seed
+from agents.base import Agent, BatchPolicyBackend, PlannedTargets, PolicyBackend, query_noise_seed
 from agents.errors import FatalAgentError
 from agents.lerobot.contract import Contract, make_contract
 from envs.cameras import Calibration
@@ -63,6 +63,7 @@ class LeRobotAgent(Agent):
             raise FatalAgentError(UNAVAILABLE)
         self._queue: list[np.ndarray] = []
         self._stats = {"policy_queries": 0, "inference_s": 0.0}
+        self._planned: list[PlannedTargets] = []
         self._episode = 0
         self._step = 0
         self._seed: int | None = None
@@ -92,7 +93,7 @@ class LeRobotAgent(Agent):
     def reset(self, instruction: str, calibration: Mapping[str, Calibration]) -> None:
         backend, _ = self._ensure_backend()
         self.instruction, self.calibration = instruction, calibration
-        self._queue, self._step = [], 0
+        self._queue, self._step, self._planned = [], 0, []
         self._stats = {"policy_queries": 0, "inference_s": 0.0}
         self._episode += 1
         backend.reset(self._seed)
@@ -112,7 +113,7 @@ class LeRobotAgent(Agent):
                               "answers one observation at a time (a policy server speaks openpi's protocol, one "
                               "observation per message): use workers=N, or run the checkpoint in-process")
         twin = copy.copy(self)
-        twin._queue, twin._episode, twin._step, twin._seed = [], 0, 0, None
+        twin._queue, twin._episode, twin._step, twin._seed, twin._planned = [], 0, 0, None, []
         twin._stats = {"policy_queries": 0, "inference_s": 0.0}
         return twin
 
@@ -136,6 +137,10 @@ class LeRobotAgent(Agent):
             out.append(agent._queue.pop(0))
         return out
 
+    def planned(self) -> list[PlannedTargets]:
+        """Each query's decoded chunk (``ee_pose`` positions), from the step it was asked at."""
+        return list(self._planned)
+
     def counters(self) -> dict:
         return {**self._stats, "inference_s": round(self._stats["inference_s"], 3)}
 
@@ -153,6 +158,8 @@ class LeRobotAgent(Agent):
         self._stats["policy_queries"] += 1
         actions = self.contract.decode(chunk[: self.n_action_steps])
         self._queue = [a for a in actions for _ in range(self.repeat)]
+        self._planned.append(PlannedTargets(self._step, "chunk", tuple(
+            (float(a[0]), float(a[1]), float(a[2])) for a in np.asarray(actions))))
         if self.debug:
             from agents.lerobot.debug import save_query
             name = f"episode_{self._episode:04d}" + ("" if self._seed is None else f"_seed{self._seed}")

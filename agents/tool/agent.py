@@ -33,7 +33,7 @@ from typing import Generator, Mapping
 
 import numpy as np
 
-from agents.base import Agent, PointReport
+from agents.base import Agent, PlannedTargets, PointReport
 from agents.errors import AgentError
 from agents.motion import (
     CARRY_EXTRA_Z_M,
@@ -86,6 +86,8 @@ class ToolAgent(Agent):
         self._stats = {"attempts": 0, "calls_executed": 0, "call_errors": 0, "empty_plans": 0}
         self._points: list[PointReport] = []
         self._calls: list[dict] = []
+        self._planned: list[PlannedTargets] = []
+        self._steps = 0
 
     # --- agent contract ----------------------------------------------------
     def prepare(self) -> None:
@@ -103,6 +105,7 @@ class ToolAgent(Agent):
         self._looks = 0
         self._points = []
         self._calls = []
+        self._planned, self._steps = [], 0
         # each cube put down in this plan: (its label, its 3D centre, the flat target it went onto and that
         # target's 3D position then, if the release point matched one)
         self.placed: list[tuple[str, np.ndarray, str | None, np.ndarray | None]] = []
@@ -110,6 +113,7 @@ class ToolAgent(Agent):
         self._carrying: str | None = None
 
     def act(self, obs: dict) -> np.ndarray:
+        self._steps += 1
         if self._gen is None:
             self._gen = self._episode(obs)
             return next(self._gen)
@@ -123,6 +127,9 @@ class ToolAgent(Agent):
 
     def calls(self) -> list[dict]:
         return [dict(c) for c in self._calls]
+
+    def planned(self) -> list[PlannedTargets]:
+        return list(self._planned)
 
     # --- episode -----------------------------------------------------------
     def _episode(self, obs: dict):
@@ -216,6 +223,7 @@ class ToolAgent(Agent):
         try:
             if call.name == "move":
                 goal, speed = self._move_goal(call, image, dets)
+                self._planned.append(PlannedTargets(max(self._steps - 1, 0), "move", (_xyz(goal),)))
                 obs = yield from self._go(goal, speed, obs)
                 err = float(np.linalg.norm(obs["state"][:3] - goal))
                 status = "ok" if err < 0.02 else "error"
@@ -332,6 +340,10 @@ class ToolAgent(Agent):
 
 class ToolError(AgentError):
     """A call that cannot be carried out; its message goes back to the reasoner."""
+
+
+def _xyz(p) -> tuple[float, float, float]:
+    return (float(p[0]), float(p[1]), float(p[2]))
 
 
 def _truthy(v) -> bool:
