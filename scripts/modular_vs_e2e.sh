@@ -163,10 +163,18 @@ for stage in $STAGES; do
         list) commands | grep -E -- "$ONLY" ;;
         record) for v in "${VARIANTS[@]}"; do record "$v"; done ;;
         train)  # the two variants side by side, one core each: ACT first, then the pointer with ACT's budget
+            # budgets are wall time on one core: other work on the machine would slow one learner and not
+            # the other, so the stage wants an idle machine (FORCE=1 runs it anyway; the load is logged)
+            load=$(cut -d' ' -f1 /proc/loadavg)
+            if [ "${FORCE:-0}" != 1 ] && awk "BEGIN {exit !($load > 0.5)}"; then
+                echo "load average $load: train on an idle machine (matched wall-time budgets), or FORCE=1"; exit 3
+            fi
+            mkdir -p "$TRAIN"; echo "$(date -u +%FT%TZ) train stage starts, load average $load" >> "$TRAIN/load.log"
             start=$SECONDS
             train_act nominal 0 & a=$!; train_act viewpoints 1 & b=$!; wait $a; wait $b
             train_pointer nominal 0 & a=$!; train_pointer viewpoints 1 & b=$!; wait $a; wait $b
             cat "$TRAIN"/pointer_*.budget.txt
+            echo "$(date -u +%FT%TZ) train stage ends, load average $(cut -d' ' -f1 /proc/loadavg)" >> "$TRAIN/load.log"
             echo "modular-vs-e2e: training took $((SECONDS - start)) s" ;;
         eval)
             start=$SECONDS
@@ -182,7 +190,7 @@ for stage in $STAGES; do
             "$PY" -m eval.report "$RUNS" --calibration-columns
             cp "$RUNS"/comparison.csv "$RUNS"/comparison.png "$PUBLISH"/
             cp "$RUNS"/breaking_points.csv "$RUNS"/paired.csv "$RUNS"/axis_*.png "$PUBLISH"/ 2>/dev/null || true
-            cp "$TRAIN"/pointer_*.budget.txt "$PUBLISH"/ 2>/dev/null || true
+            cp "$TRAIN"/pointer_*.budget.txt "$TRAIN"/load.log "$PUBLISH"/ 2>/dev/null || true
             echo "published into $PUBLISH" ;;
         *) echo "unknown stage '$stage' (choose from: list record train eval report)"; exit 2 ;;
     esac
