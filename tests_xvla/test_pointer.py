@@ -118,6 +118,9 @@ def test_shapes_condition_and_decoding():
     model = PointerNet(cfg)
     logits = model(torch.rand(2, 3, 48, 64), torch.zeros(2, cfg.cond_dim))
     assert tuple(logits.shape) == (2, 2, 24, 32)
+    half = PointerNet(PointerConfig(image_size=(48, 64), width=8, film_half=True))
+    assert tuple(half(torch.rand(1, 3, 48, 64), torch.zeros(1, cfg.cond_dim)).shape) == (1, 2, 24, 32)
+    assert "film2.lin.weight" in half.state_dict() and "film2.lin.weight" not in model.state_dict()
     cond = cfg.condition({"block": "red", "target": "blue"})
     assert cond.shape == (12,) and cond.sum() == 2 and cond[cfg.colors.index("red")] == 1
     assert cond[len(cfg.colors) + cfg.colors.index("blue")] == 1
@@ -167,11 +170,15 @@ def test_training_is_deterministic_and_resumes_to_the_same_weights(recorded, tra
     assert trainer.main(train_args(recorded, budget, "--steps", "30", "--time-budget-s", "0")) == 0
     meta = json.loads((budget / "checkpoint" / "config.json").read_text())
     assert meta["stopped_by"] == "time_budget" and meta["steps"] == 0
+    away = tmp_path / "away"  # half of each batch from frames with the arm away from the objects
+    assert trainer.main(train_args(recorded, away, "--steps", "3", "--arm-away-fraction", "0.5")) == 0
+    assert json.loads((away / "checkpoint" / "config.json").read_text())["heldout_errors"]["block"]["arm_away"]["n"] > 0
 
 
 def test_checkpoint_round_trip(recorded, trained, tmp_path):
     model, meta = load_checkpoint(trained / "checkpoint")
     frames = load_frames(recorded, model.cfg)
+    assert frames.arm_away[frames.frame == 0].all() and not frames.arm_away.all()  # home pose; then the grasp
     uv, conf = trainer.predict(model, frames.subset(frames.episode == 2))
     copy = save_checkpoint(model, tmp_path / "copy", {k: v for k, v in meta.items() if k not in ("format", "model")})
     uv2, conf2 = trainer.predict(load_checkpoint(copy)[0], frames.subset(frames.episode == 2))

@@ -33,12 +33,16 @@ class PointerFrames:
     cond: np.ndarray  # (N, cond_dim) float32
     episode: np.ndarray  # (N,) dataset episode_index
     frame: np.ndarray  # (N,) frame_index
+    arm_away: np.ndarray  # (N,) bool: the gripper is at least ARM_AWAY_M from every role's object (as in a look)
 
     def subset(self, mask: np.ndarray) -> PointerFrames:
         return PointerFrames(*(getattr(self, k)[mask] for k in self.__dataclass_fields__))
 
     def __len__(self) -> int:
         return len(self.images)
+
+
+ARM_AWAY_M = 0.1  # a frame where the gripper is this far from the objects shows them as the agent's looks do
 
 
 def instruction_colors(instruction: str) -> dict[str, str | None]:
@@ -84,6 +88,7 @@ def load_frames(recording: str | Path, cfg: PointerConfig, camera: str = "primar
     cols = ds.hf_dataset.with_format("numpy")
     episodes = np.asarray(cols["episode_index"], np.int64)
     frames = np.asarray(cols["frame_index"], np.int64)
+    gripper = np.stack(list(cols["observation.state"]))[:, :3].astype(np.float64)  # the pinch point, world frame
     missing = sorted(set(episodes.tolist()) - set(labels))
     if missing:
         raise BenchError(f"{recording / 'labels.jsonl'} has no labels for episodes {missing[:5]}... of the dataset: "
@@ -97,6 +102,7 @@ def load_frames(recording: str | Path, cfg: PointerConfig, camera: str = "primar
     valid = np.zeros((n, r), bool)
     visible = np.zeros((n, r), bool)
     cond = np.zeros((n, cfg.cond_dim), np.float32)
+    away = np.ones(n, bool)
     disagree = 0
     conds = {}
     for ep, lab in labels.items():
@@ -105,6 +111,8 @@ def load_frames(recording: str | Path, cfg: PointerConfig, camera: str = "primar
         conds[ep] = cfg.condition(colors)
     for i, (ep, fr) in enumerate(zip(episodes, frames)):
         lab = labels[int(ep)]["pixels"][camera]
+        for xyz in labels[int(ep)]["world"].values():
+            away[i] &= bool(np.linalg.norm(gripper[i] - xyz[fr]) >= ARM_AWAY_M)
         for j, role in enumerate(cfg.roles):
             if role in lab:
                 uv[i, j] = lab[role]["u"][fr], lab[role]["v"][fr]
@@ -113,5 +121,5 @@ def load_frames(recording: str | Path, cfg: PointerConfig, camera: str = "primar
         cond[i] = conds[int(ep)]
     if disagree:
         log.warning("%d episodes: the instruction's colour words disagree with the task's roles", disagree)
-    return PointerFrames(images, uv, valid, visible, cond, episodes, frames)
+    return PointerFrames(images, uv, valid, visible, cond, episodes, frames, away)
 

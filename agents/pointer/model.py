@@ -3,10 +3,10 @@
 Input: an RGB image at ``image_size`` (height, width; the size ``eval.record`` stored, 96 x 128 by default),
 values in [0, 1], plus two coordinate channels; and a condition vector: per role, a one-hot of the colour the
 instruction names for it (zeros when it names none).  A small U-Net (three stride-2 stages down to 1/8, FiLM from
-the condition at 1/8 and 1/4, skip connections back up to 1/``stride``) ends in one heatmap per role.  Training
-treats each heatmap as a distribution over its cells (softmax) and fits a Gaussian around the label
-(cross-entropy); decoding takes the arg-max cell and refines it with the softmax-weighted mean of its
-neighbourhood (sub-cell precision).  Pixels are ``(u, v)`` = (column, row) in the ``image_size`` image, pixel
+the condition at 1/8 and 1/4, and at 1/2 with ``film_half``; skip connections back up to 1/``stride``) ends in one
+heatmap per role.  Training treats each heatmap as a distribution over its cells (softmax) and fits a Gaussian
+around the label (cross-entropy); decoding takes the arg-max cell and refines it with the softmax-weighted mean of
+its neighbourhood (sub-cell precision).  Pixels are ``(u, v)`` = (column, row) in the ``image_size`` image, pixel
 centres at integers (the convention of :mod:`eval.labels`).
 
 A checkpoint is a folder: ``model.safetensors`` (weights) and ``config.json`` (:class:`PointerConfig`, plus
@@ -43,6 +43,7 @@ class PointerConfig:
     stride: int = 2  # heatmap cell = stride x stride image pixels
     sigma_cells: float = 1.0  # the training target's Gaussian, in heatmap cells
     refine_radius: int = 2  # decoding: (2r+1)^2 cells around the arg-max
+    film_half: bool = False  # also condition the first stage (1/2 resolution), where colours are still plain
 
     def __post_init__(self):
         h, w = self.image_size
@@ -98,6 +99,7 @@ class PointerNet(nn.Module):
         self.cfg = cfg
         c = cfg.width
         self.stem = nn.Sequential(_conv(5, c, 2), _conv(c, c))  # 1/2
+        self.film2 = FiLM(cfg.cond_dim, c) if cfg.film_half else None
         self.down1 = nn.Sequential(_conv(c, 2 * c, 2), _conv(2 * c, 2 * c))  # 1/4
         self.down2 = nn.Sequential(_conv(2 * c, 3 * c, 2), _conv(3 * c, 3 * c))  # 1/8
         self.film8 = FiLM(cfg.cond_dim, 3 * c)
@@ -113,6 +115,8 @@ class PointerNet(nn.Module):
         ys = torch.linspace(-1, 1, h, device=images.device).view(1, 1, h, 1).expand(b, 1, h, w)
         xs = torch.linspace(-1, 1, w, device=images.device).view(1, 1, 1, w).expand(b, 1, h, w)
         s2 = self.stem(torch.cat([images - 0.5, xs, ys], dim=1))
+        if self.film2 is not None:
+            s2 = self.film2(s2, cond)
         s4 = self.down1(s2)
         s8 = self.context(self.film8(self.down2(s4), cond))
         x = self.film4(self.up4(torch.cat([F.interpolate(s8, size=s4.shape[-2:], mode="nearest"), s4], 1)), cond)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from agents.pointer.data import PointerFrames, load_frames, stored_size
+from agents.pointer.data import ARM_AWAY_M, PointerFrames, load_frames, stored_size
 from agents.pointer.model import PointerConfig, PointerNet, decode, heatmap_loss, load_checkpoint, save_checkpoint
 from envs.errors import BenchError
 
@@ -52,8 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--heldout-episodes", type=int, default=20, help="the last N episodes are held out")
     p.add_argument("--shift-px", type=int, default=6, help="augmentation: random image shift up to this (0: off)")
+    p.add_argument("--arm-away-fraction", type=float, default=0.0,
+                   help="share of each batch drawn from frames with the gripper away from the objects (as in the "
+                        "agent's looks; the rest uniformly from all frames)")
     p.add_argument("--width", type=int, default=PointerConfig.width)
     p.add_argument("--stride", type=int, default=PointerConfig.stride)
+    p.add_argument("--film-half", action="store_true", help="condition the 1/2-resolution stage too")
     p.add_argument("--camera", default="primary")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
@@ -108,13 +112,14 @@ def predict(model: PointerNet, frames: PointerFrames, batch_size: int = 256) -> 
 def pixel_errors(model: PointerNet, frames: PointerFrames) -> dict:
     """Per role, the distance from the predicted pixel to the label (stored-image pixels) over the frames whose
     label lies in the image (``all``), the episodes' first frames (``first``: what the agent's first look sees,
-    arm at home) and the frames whose object centre is unoccluded (``visible``): n, median, mean, p90, max."""
+    arm at home), the frames whose object centre is unoccluded (``visible``) and those with the gripper away
+    from the objects (``arm_away``, as in the agent's looks): n, median, mean, p90, max."""
     uv, _ = predict(model, frames)
     err = np.linalg.norm(uv - frames.uv, axis=-1)
     out: dict = {}
     for j, role in enumerate(model.cfg.roles):
         sets = {"all": frames.valid[:, j], "first": frames.valid[:, j] & (frames.frame == 0),
-                "visible": frames.valid[:, j] & frames.visible[:, j]}
+                "visible": frames.valid[:, j] & frames.visible[:, j], "arm_away": frames.valid[:, j] & frames.arm_away}
         out[role] = {name: _stats(err[m, j]) for name, m in sets.items()}
     return out
 
@@ -135,7 +140,8 @@ def _lr(step: int, args: argparse.Namespace) -> float:
 
 def _identity(args: argparse.Namespace, cfg: PointerConfig) -> dict:
     """What a resumed run must share with the run it continues (everything but the stopping rule and logging)."""
-    keep = ("dataset", "steps", "batch_size", "lr", "weight_decay", "heldout_episodes", "shift_px", "camera", "seed")
+    keep = ("dataset", "steps", "batch_size", "lr", "weight_decay", "heldout_episodes", "shift_px",
+            "arm_away_fraction", "camera", "seed")
     return {"model": json.loads(json.dumps(asdict(cfg))), **{k: getattr(args, k) for k in keep}}
 
 
@@ -182,13 +188,16 @@ def train(args: argparse.Namespace) -> dict:
     torch.use_deterministic_algorithms(True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = PointerConfig(image_size=stored_size(args.dataset, args.camera), width=args.width, stride=args.stride)
+    cfg = PointerConfig(image_size=stored_size(args.dataset, args.camera), width=args.width, stride=args.stride,
+                        film_half=args.film_half)
     t0 = time.perf_counter()
     frames = load_frames(args.dataset, cfg, args.camera)
     train_set, held_set, held = split(frames, args.heldout_episodes)
     log.info("loaded %d frames of %d episodes in %.1f s: %d for training, %d held out (episodes %s)", len(frames),
              len(set(frames.episode.tolist())), time.perf_counter() - t0, len(train_set), len(held_set),
              f"{held[0]}-{held[-1]}" if held else "none")
+    away = np.flatnonzero(train_set.arm_away)
+    log.info("%d training frames with the gripper %.2f m or more from the objects", len(away), ARM_AWAY_M)
     model = PointerNet(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     identity = _identity(args, cfg)
@@ -208,6 +217,9 @@ def train(args: argparse.Namespace) -> dict:
             break
         gen = np.random.default_rng([args.seed, step])
         idx = gen.integers(0, len(train_set), size=args.batch_size)
+        n_away = int(round(args.arm_away_fraction * args.batch_size))
+        if n_away and len(away):
+            idx[:n_away] = away[gen.integers(0, len(away), size=n_away)]
         x, uv, valid, cond = batch(train_set, idx, gen, args.shift_px)
         for g in opt.param_groups:
             g["lr"] = _lr(step, args)
@@ -237,7 +249,7 @@ def train(args: argparse.Namespace) -> dict:
     (out / "eval.json").write_text(json.dumps(info, indent=2) + "\n")
     log.info("%d steps in %.0f s (%s); checkpoint %s", step, wall_s, stopped_by, out / CHECKPOINT_DIR)
     for role, e in errors.items():
-        log.info("held-out %s: all %s | first frames %s", role, e["all"], e["first"])
+        log.info("held-out %s: all %s | first frames %s | arm away %s", role, e["all"], e["first"], e["arm_away"])
     return info
 
 
