@@ -19,6 +19,7 @@ STEPS=${STEPS:-10000}                       # training steps per policy
 DEVICE=${DEVICE:-cpu}                       # cuda on a GPU machine
 EPISODES=${EPISODES:-50}                    # per cell
 WORKERS=${WORKERS:-2}
+DATA=${DATA:-results/datasets}              # the demonstrations (scripts/modular_vs_e2e.sh records through here)
 RUNS=${RUNS:-results/runs/e2e-vs-tools}
 PUBLISH=${PUBLISH:-results/e2e-vs-tools}
 VARIANTS=(nominal viewpoints)
@@ -31,7 +32,7 @@ record() {  # $1: variant
     local extra=()
     [ "$1" = viewpoints ] && extra=(viewpoint_randomization=true)
     "$PY" -m eval.record task=place_single camera=nominal episodes="$DEMOS" use_videos=false \
-        'image_size=[96,128]' out_dir="results/datasets/place_single_$1" "${extra[@]}"
+        'image_size=[96,128]' out_dir="$DATA/place_single_$1" "${extra[@]}"
 }
 
 train() {  # $1: variant; the reduced ACT of the README, sized for a 2-core CPU
@@ -43,7 +44,7 @@ train() {  # $1: variant; the reduced ACT of the README, sized for a 2-core CPU
         return
     fi
     "$PY" -m lerobot.scripts.lerobot_train \
-        --dataset.repo_id=local/widowx_place_single --dataset.root="results/datasets/place_single_$1/dataset" \
+        --dataset.repo_id=local/widowx_place_single --dataset.root="$DATA/place_single_$1/dataset" \
         --policy.type=act --policy.device="$DEVICE" --policy.push_to_hub=false \
         --policy.pretrained_backbone_weights=null --policy.dim_model=256 --policy.dim_feedforward=1024 \
         --policy.n_encoder_layers=2 --policy.n_vae_encoder_layers=2 --policy.chunk_size=20 \

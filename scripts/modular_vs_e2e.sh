@@ -54,13 +54,6 @@ export MUJOCO_GL=${MUJOCO_GL:-egl} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 test -x "$PY" || { echo "no $PY: run 'make xvla-env' first (or PY=/path/to/python with lerobot 0.6.1)"; exit 1; }
 
-record() {  # $1: variant
-    local extra=()
-    [ "$1" = viewpoints ] && extra=(viewpoint_randomization=true)
-    "$PY" -m eval.record task=place_single camera=nominal episodes="$DEMOS" use_videos=false \
-        'image_size=[96,128]' out_dir="$DATA/place_single_$1" "${extra[@]}"
-}
-
 on_core() {  # $1: core; the rest: a command run on that core with one thread
     local core=$1; shift
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c "$core" "$@"
@@ -161,7 +154,7 @@ commands() {  # one eval.run command (one cell) per line
 for stage in $STAGES; do
     case $stage in
         list) commands | grep -E -- "$ONLY" ;;
-        record) for v in "${VARIANTS[@]}"; do record "$v"; done ;;
+        record) PY="$PY" DEMOS="$DEMOS" DATA="$DATA" STAGES=record bash scripts/e2e_vs_tools.sh ;;  # the same demos
         train)  # the two variants side by side, one core each: ACT first, then the pointer with ACT's budget
             # budgets are wall time on one core: other work on the machine would slow one learner and not
             # the other, so the stage wants an idle machine (FORCE=1 runs it anyway; the load is logged)
