@@ -61,7 +61,7 @@ def run_settings(cfg: DictConfig) -> RunSettings:
 
     return RunSettings(env_settings(cfg), agent_settings(cfg), int(cfg.seed), int(cfg.episodes), cfg.workers,
                        cfg.episode_timeout_s, bool(cfg.video), settings_id(plain(cfg)), bool(cfg.get("rerun", False)),
-                       int(cfg.get("batch_episodes", 1)))
+                       min(int(cfg.get("batch_episodes", 1)), int(cfg.episodes)))  # no idle lockstep slots
 
 
 def row_identity(settings: RunSettings, env, agent) -> dict:
