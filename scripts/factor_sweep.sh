@@ -12,6 +12,7 @@
 # Every run resumes (same out_dir: only missing episodes run), so an interrupted sweep continues.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/sweep_cells.sh
 
 PY=${PY:-.venv/bin/python}
 STAGES=${STAGES:-"run report"}
@@ -73,13 +74,8 @@ commands() {  # one eval.run command (one cell of 50 episodes) per line: agent x
     done
 }
 
-if [[ " $STAGES " == *" list "* ]]; then commands; fi
-
-if [[ " $STAGES " == *" run "* ]]; then
-    start=$SECONDS
-    commands | xargs -P "$JOBS" -I{} sh -c '{} > /dev/null 2>&1 || echo "failed ($?): {}"'
-    echo "factor-sweep: runs took $((SECONDS - start)) s with JOBS=$JOBS"
-fi
+if [[ " $STAGES " == *" list "* ]]; then cells; fi
+if [[ " $STAGES " == *" run "* ]]; then run_cells factor-sweep; fi
 
 if [[ " $STAGES " == *" report "* ]]; then
     "$PY" -m eval.report "$RUNS"

@@ -21,6 +21,7 @@
 #   report  eval.report per seed set and pooled; breaking points and paired differences; published copies
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/sweep_cells.sh
 
 PY=${PY:-.venv-xvla/bin/python}              # the LeRobot environment (make xvla-env)
 STAGES=${STAGES:-"record train eval report"}
@@ -153,7 +154,7 @@ commands() {  # one eval.run command (one cell) per line
 
 for stage in $STAGES; do
     case $stage in
-        list) commands | grep -E -- "$ONLY" ;;
+        list) cells ;;
         record) PY="$PY" DEMOS="$DEMOS" DATA="$DATA" STAGES=record bash scripts/e2e_vs_tools.sh ;;  # the same demos
         train)  # the two variants side by side, one core each: ACT first, then the pointer with ACT's budget
             # budgets are wall time on one core: other work on the machine would slow one learner and not
@@ -169,10 +170,7 @@ for stage in $STAGES; do
             cat "$TRAIN"/pointer_*.budget.txt
             echo "$(date -u +%FT%TZ) train stage ends, load average $(cut -d' ' -f1 /proc/loadavg)" >> "$TRAIN/load.log"
             echo "modular-vs-e2e: training took $((SECONDS - start)) s" ;;
-        eval)
-            start=$SECONDS
-            commands | grep -E -- "$ONLY" | xargs -P "$JOBS" -I{} sh -c '{} > /dev/null 2>&1 || echo "failed ($?): {}"'
-            echo "modular-vs-e2e: evaluation took $((SECONDS - start)) s with JOBS=$JOBS" ;;
+        eval) run_cells modular-vs-e2e ;;
         report)
             mkdir -p "$PUBLISH"
             for seed in $SEEDS; do

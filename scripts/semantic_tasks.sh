@@ -11,6 +11,7 @@
 # Every run resumes (same out_dir: only missing episodes run), so an interrupted sweep continues.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/sweep_cells.sh
 
 PY=${PY:-.venv/bin/python}
 STAGES=${STAGES:-"run report"}
@@ -35,13 +36,8 @@ commands() {  # one eval.run command (one cell) per line: agent x task x instruc
     done
 }
 
-if [[ " $STAGES " == *" list "* ]]; then commands; fi
-
-if [[ " $STAGES " == *" run "* ]]; then
-    start=$SECONDS
-    commands | xargs -P "$JOBS" -I{} sh -c '{} > /dev/null 2>&1 || echo "failed ($?): {}"'
-    echo "semantic-tasks: runs took $((SECONDS - start)) s with JOBS=$JOBS"
-fi
+if [[ " $STAGES " == *" list "* ]]; then cells; fi
+if [[ " $STAGES " == *" run "* ]]; then run_cells semantic-tasks; fi
 
 if [[ " $STAGES " == *" report "* ]]; then
     "$PY" -m eval.report "$RUNS"

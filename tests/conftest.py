@@ -25,6 +25,14 @@ def make_env():
         env.close()
 
 
+@pytest.fixture
+def place_scene(make_env):
+    """A ``place`` scene reset at seed 1: ``(env, obs, info)`` (the reasoner tests point and plan in it)."""
+    env = make_env(task="place")
+    obs, info = env.reset(seed=1)
+    return env, obs, info
+
+
 def pytest_terminal_summary(terminalreporter):
     """Timings tests measured (``record_property(name, seconds)``, names ending in ``_s``): reported, never
     asserted (the playground's time to first frame in tests/test_playground_browser.py)."""

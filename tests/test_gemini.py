@@ -25,19 +25,12 @@ def fake(monkeypatch):
         yield server
 
 
-@pytest.fixture
-def scene(make_env):
-    env = make_env(task="place")
-    obs, info = env.reset(seed=1)
-    return env, obs, info
-
-
 def reasoner(fake, **kw):
     return GeminiReasoner(base_url=fake.base_url, cache_dir=None, retry_initial_delay_s=0.05, **kw)
 
 
-def test_points_come_back_as_detections(fake, scene):
-    _, obs, _ = scene
+def test_points_come_back_as_detections(fake, place_scene):
+    _, obs, _ = place_scene
     image = obs["images"]["primary"]
     dets = reasoner(fake).point(image, obs["instruction"])
     assert [d.kind for d in dets] == ["block", "target"]
@@ -52,8 +45,8 @@ def test_points_come_back_as_detections(fake, scene):
     assert "inlineData" in body["contents"][0]["parts"][0]
 
 
-def test_plan_is_function_calls_and_results_go_back_with_the_signature(fake, scene):
-    _, obs, _ = scene
+def test_plan_is_function_calls_and_results_go_back_with_the_signature(fake, place_scene):
+    _, obs, _ = place_scene
     r = reasoner(fake)
     image = obs["images"]["primary"]
     dets = r.point(image, obs["instruction"])
@@ -70,8 +63,8 @@ def test_plan_is_function_calls_and_results_go_back_with_the_signature(fake, sce
     assert r.counters()["reasoner_calls"] == 3 and r.counters()["tokens_in"] == 3000
 
 
-def test_a_dropped_thought_signature_is_refused_by_the_server(fake, scene):
-    _, obs, _ = scene
+def test_a_dropped_thought_signature_is_refused_by_the_server(fake, place_scene):
+    _, obs, _ = place_scene
     r = reasoner(fake)
     image = obs["images"]["primary"]
     calls = r.start_plan(image, obs["instruction"], r.point(image, obs["instruction"]))
@@ -80,8 +73,8 @@ def test_a_dropped_thought_signature_is_refused_by_the_server(fake, scene):
         r.continue_plan([CallResult(calls[0], "ok")])
 
 
-def test_prose_instead_of_json_is_parsed_leniently(fake, scene):
-    _, obs, _ = scene
+def test_prose_instead_of_json_is_parsed_leniently(fake, place_scene):
+    _, obs, _ = place_scene
     fake.push(200, text_reply('Sure! Here they are:\n```json\n[{"point": [500, 250], "label": "red block"}]\n```'))
     dets = reasoner(fake).point(obs["images"]["primary"], obs["instruction"])
     assert [d.label for d in dets] == ["red block"]
@@ -102,8 +95,8 @@ def test_an_empty_list_means_nothing_found(fake, make_env):
     assert not info["success"] and c["calls_executed"] == 0 and c["attempts"] == 2 and c["empty_plans"] == 2
 
 
-def test_429_is_retried_then_succeeds(fake, scene):
-    _, obs, _ = scene
+def test_429_is_retried_then_succeeds(fake, place_scene):
+    _, obs, _ = place_scene
     fake.push(429, error_body(429, "RESOURCE_EXHAUSTED", "Quota exceeded, retry later"))
     dets = reasoner(fake).point(obs["images"]["primary"], obs["instruction"])
     assert len(dets) == 2 and len(fake.requests) == 2
@@ -111,22 +104,22 @@ def test_429_is_retried_then_succeeds(fake, scene):
 
 @pytest.mark.parametrize("status, words", [(403, ["403", "key"]), (401, ["401", "key"]),
                                            (400, ["400", "API key"])])
-def test_key_errors_stop_at_once(fake, scene, status, words):
-    _, obs, _ = scene
+def test_key_errors_stop_at_once(fake, place_scene, status, words):
+    _, obs, _ = place_scene
     fake.push(status, error_body(status, "PERMISSION_DENIED", "API key not valid or not allowed"))
     with pytest.raises(FatalAgentError) as err:
         reasoner(fake).point(obs["images"]["primary"], obs["instruction"])
     assert all(w in str(err.value) for w in words) and len(fake.requests) == 1  # no retries
 
 
-def test_a_retired_model_stops_at_once_naming_the_current_one(fake, scene):
-    _, obs, _ = scene
+def test_a_retired_model_stops_at_once_naming_the_current_one(fake, place_scene):
+    _, obs, _ = place_scene
     with pytest.raises(FatalAgentError, match="retired.*gemini-robotics-er-2-preview"):
         reasoner(fake, model="gemini-robotics-er-1.6-preview").point(obs["images"]["primary"], obs["instruction"])
 
 
-def test_sdk_base_url_variable_is_honoured(fake, scene, monkeypatch):
-    _, obs, _ = scene
+def test_sdk_base_url_variable_is_honoured(fake, place_scene, monkeypatch):
+    _, obs, _ = place_scene
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.base_url)
     GeminiReasoner(cache_dir=None).point(obs["images"]["primary"], obs["instruction"])
     assert len(fake.requests) == 1
@@ -139,8 +132,8 @@ def test_missing_key_is_one_clear_line(monkeypatch):
         GeminiReasoner()
 
 
-def test_answers_are_cached_on_disk(fake, scene, tmp_path):
-    _, obs, _ = scene
+def test_answers_are_cached_on_disk(fake, place_scene, tmp_path):
+    _, obs, _ = place_scene
     image = obs["images"]["primary"]
     first = GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path)).point(image, obs["instruction"])
     again = GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path))
@@ -172,25 +165,25 @@ def test_harness_without_a_key_stops_before_any_episode(tmp_path, monkeypatch):
     assert not (tmp_path / "episodes.csv").exists() or len(episodes(tmp_path)) == 0
 
 
-def _point(r, scene):
-    _, obs, _ = scene
+def _point(r, place_scene):
+    _, obs, _ = place_scene
     return r.point(obs["images"]["primary"], obs["instruction"])
 
 
-def test_a_cache_filled_at_one_endpoint_does_not_answer_for_another(fake, scene, tmp_path):
+def test_a_cache_filled_at_one_endpoint_does_not_answer_for_another(fake, place_scene, tmp_path):
     with FakeGemini() as other:
-        _point(GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path)), scene)
+        _point(GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path)), place_scene)
         r = GeminiReasoner(base_url=other.base_url, cache_dir=str(tmp_path))
-        assert len(_point(r, scene)) == 2
+        assert len(_point(r, place_scene)) == 2
         assert len(other.requests) == 1 and r.counters()["cache_hits"] == 0
 
 
-def test_the_base_url_variable_is_part_of_the_cache_key(fake, scene, tmp_path, monkeypatch):
+def test_the_base_url_variable_is_part_of_the_cache_key(fake, place_scene, tmp_path, monkeypatch):
     with FakeGemini() as other:
         monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.base_url)
-        _point(GeminiReasoner(cache_dir=str(tmp_path)), scene)
+        _point(GeminiReasoner(cache_dir=str(tmp_path)), place_scene)
         monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", other.base_url)
-        _point(GeminiReasoner(cache_dir=str(tmp_path)), scene)
+        _point(GeminiReasoner(cache_dir=str(tmp_path)), place_scene)
         assert len(fake.requests) == 1 and len(other.requests) == 1
         monkeypatch.setenv("GOOGLE_GENAI_API_VERSION", "v1alpha")
         assert GeminiReasoner(cache_dir=None).endpoint == f"{other.base_url} api_version=v1alpha"
@@ -214,18 +207,18 @@ CORRUPT = {"empty object": b"{}", "list": b"[]", "binary": bytes(range(256)), "t
 
 
 @pytest.mark.parametrize("kind", CORRUPT)
-def test_a_corrupt_cache_entry_is_a_miss_and_is_replaced(fake, scene, tmp_path, kind):
-    first = _point(GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path)), scene)
+def test_a_corrupt_cache_entry_is_a_miss_and_is_replaced(fake, place_scene, tmp_path, kind):
+    first = _point(GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path)), place_scene)
     (entry,) = tmp_path.rglob("*.json")
     key = entry.stem
     entry.write_bytes(CORRUPT[kind] if CORRUPT[kind] is not None
                       else json.dumps({"key": key, "value": {"candidates": "not a list"}}).encode())
     r = GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path))
-    again = _point(r, scene)
+    again = _point(r, place_scene)
     assert len(fake.requests) == 2 and r.counters()["cache_hits"] == 0 and r.counters()["reasoner_calls"] == 1
     assert [d.label for d in again] == [d.label for d in first]
     third = GeminiReasoner(base_url=fake.base_url, cache_dir=str(tmp_path))
-    _point(third, scene)  # the fresh answer replaced the damaged entry
+    _point(third, place_scene)  # the fresh answer replaced the damaged entry
     assert len(fake.requests) == 2 and third.counters()["cache_hits"] == 1
 
 
@@ -247,15 +240,15 @@ def test_an_episode_succeeds_through_a_damaged_cache(fake, make_env, tmp_path):
     assert success and counters["cache_hits"] == 0 and len(fake.requests) == 2 * calls
 
 
-def test_the_api_key_is_never_logged(fake, scene, caplog):
+def test_the_api_key_is_never_logged(fake, place_scene, caplog):
     secret = "AIzaSy-programmatic-key-98765"
     caplog.set_level(logging.DEBUG)
     r = GeminiReasoner(base_url=fake.base_url, api_key=secret, cache_dir=None, retry_initial_delay_s=0.05)
     fake.push(429, error_body(429, "RESOURCE_EXHAUSTED", "retry later"))
-    _point(r, scene)
+    _point(r, place_scene)
     fake.push(403, error_body(403, "PERMISSION_DENIED", "API key not valid"))
     with pytest.raises(FatalAgentError) as err:
-        _point(r, scene)
+        _point(r, place_scene)
     assert secret not in caplog.text and secret not in str(err.value)
     assert secret not in repr({k: v for k, v in vars(r).items() if k != "client"})
 

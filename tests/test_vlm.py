@@ -24,13 +24,6 @@ def fake(monkeypatch):
         yield server
 
 
-@pytest.fixture
-def scene(make_env):
-    env = make_env(task="place")
-    obs, info = env.reset(seed=1)
-    return env, obs, info
-
-
 def reasoner(fake, fmt="qwen3", **kw):
     return VLMReasoner(BY_FORMAT[fmt], base_url=fake.base_url, cache_dir=None, point_format=fmt, **kw)
 
@@ -85,9 +78,9 @@ def test_the_families_own_examples_read_as_documented():
     assert parse_points("qwen3", "I see a cup.", w, h) == [] and parse_points("molmo", "no points", w, h) == []
 
 
-def test_every_convention_lifts_the_same_object_to_the_same_point(fake, scene):
+def test_every_convention_lifts_the_same_object_to_the_same_point(fake, place_scene):
     """Each family's answer, read in its convention, lifts each object to one 3-D point (within 5 mm)."""
-    env, obs, info = scene
+    env, obs, info = place_scene
     image, cal = obs["images"]["primary"], info["calibration"]["primary"]
     lifted = {}
     for fmt in POINT_FORMATS:
@@ -120,8 +113,8 @@ def test_json_plan_mode_for_servers_without_tool_calls(fake, make_env):
     assert info["success"] and plans and all("tools" not in b for b in plans)
 
 
-def test_tool_calls_go_back_with_the_model_turn_and_their_results(fake, scene):
-    env, obs, info = scene
+def test_tool_calls_go_back_with_the_model_turn_and_their_results(fake, place_scene):
+    env, obs, info = place_scene
     r = reasoner(fake)
     image = obs["images"]["primary"]
     calls = r.start_plan(image, obs["instruction"], r.point(image, obs["instruction"]))
@@ -143,8 +136,8 @@ def test_a_malformed_call_is_answered_with_an_error_not_a_crash(fake, make_env):
     assert c["call_errors"] >= 1 and not info["success"]
 
 
-def test_429_is_retried_then_succeeds(fake, scene):
-    env, obs, info = scene
+def test_429_is_retried_then_succeeds(fake, place_scene):
+    env, obs, info = place_scene
     fake.push(429, error_body(429, "Rate limit reached", "rate_limit_error"))
     dets = reasoner(fake).point(obs["images"]["primary"], obs["instruction"])
     assert len(dets) == 2 and sum("chat/completions" in p for p, _ in fake.requests) == 2
@@ -173,8 +166,8 @@ def test_a_model_the_server_does_not_serve_stops_at_once(fake):
         r.prepare()
 
 
-def test_cost_and_cache(fake, scene, tmp_path):
-    env, obs, info = scene
+def test_cost_and_cache(fake, place_scene, tmp_path):
+    env, obs, info = place_scene
     image = obs["images"]["primary"]
     r = VLMReasoner(BY_FORMAT["qwen3"], base_url=fake.base_url, cache_dir=str(tmp_path), price_in_per_mtok=0.5,
                     price_out_per_mtok=2.0)

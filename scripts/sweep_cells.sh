@@ -1,0 +1,12 @@
+# Sourced by the sweep scripts (factor_sweep.sh, semantic_tasks.sh, modular_vs_e2e.sh): each defines
+# commands(), one eval.run command (one cell) per line, and sets JOBS; ONLY (a regex) picks some cells.
+
+cells() {  # the sweep's cells, those matching ONLY
+    commands | grep -E -- "${ONLY:-.}"
+}
+
+run_cells() {  # $1: the sweep's name for the log line. JOBS cells side by side, one core each; resumable
+    local start=$SECONDS
+    cells | xargs -P "$JOBS" -I{} sh -c '{} > /dev/null 2>&1 || echo "failed ($?): {}"'
+    echo "$1: runs took $((SECONDS - start)) s with JOBS=$JOBS"
+}
