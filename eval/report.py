@@ -10,7 +10,9 @@ rate per condition, with error bars), and, per perturbation axis
 ``breaking_points.csv`` (the level where success falls to 50%, logistic fit with
 a bootstrap interval) and ``paired.csv`` (every two agents on the same episodes:
 difference in success with Newcombe's paired interval, exact McNemar p).  The
-statistics come from statsmodels (:mod:`eval.stats`).  Then prints the table.
+statistics come from statsmodels (:mod:`eval.stats`).  ``tables.md`` holds all
+three as Markdown tables for a README (:mod:`eval.tables`; ``--pairs a:b,...``
+keeps chosen pairs there).  Then prints the table.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import yaml
 
 from envs.errors import BenchError
 from eval.store import GROUP_COLUMNS, outcome_settings, settings_id, summarize
+from eval.tables import parse_pairs, tables_markdown
 
 log = logging.getLogger("eval.report")
 ROW_KEYS = [k for k in GROUP_COLUMNS if k not in ("agent", "privileged")]  # one table row per run condition
@@ -253,16 +256,30 @@ def plot_axes(summary: pd.DataFrame, root: Path) -> list[Path]:
     return paths
 
 
-def report(root: Path, calibration_columns: bool = False) -> pd.DataFrame:
+def report(root: Path, calibration_columns: bool = False, pairs: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+    root = Path(root)
     episodes = load_episodes(root)
     summary = summarize(episodes)
     table = comparison_table(summary, calibration_columns)
     table.to_csv(root / "comparison.csv", index=False)
     plot(summary, root / "comparison.png")
-    breaking_points(episodes).to_csv(root / "breaking_points.csv", index=False)
-    paired(episodes).to_csv(root / "paired.csv", index=False)
+    bp, pr = breaking_points(episodes), paired(episodes)
+    bp.to_csv(root / "breaking_points.csv", index=False)
+    pr.to_csv(root / "paired.csv", index=False)
     plot_axes(summary, root)
+    seeds = ", ".join(str(s) for s in sorted(episodes["base_seed"].dropna().unique())) if "base_seed" in episodes \
+        else "unknown"
+    (root / "tables.md").write_text(tables_markdown(
+        summary, bp, pr, title=f"{root.resolve().name}: base seeds {seeds}", calibration_columns=calibration_columns,
+        keep=pairs, episodes=episodes))
     return table
+
+
+def _pairs_arg(spec: str) -> list[tuple[str, str]] | None:
+    try:
+        return parse_pairs(spec)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
 
 
 def main(argv=None) -> int:
@@ -271,16 +288,19 @@ def main(argv=None) -> int:
     p.add_argument("--calibration-columns", action="store_true",
                    help="one column block per agent and calibration (classic@true, classic@nominal) "
                         "instead of calibration as a row key")
+    p.add_argument("--pairs", type=_pairs_arg, default=None, metavar="A:B[,C:D...]",
+                   help="in tables.md, only these pairs of agents (a minus b); paired.csv keeps every pair")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
-        table = report(args.dir, args.calibration_columns)
+        table = report(args.dir, args.calibration_columns, args.pairs)
     except BenchError as e:
         log.error("%s", e)
         return 2
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.precision", 3):
         log.info("%s", table.to_string(index=False))
-    log.info("wrote comparison.csv, comparison.png, breaking_points.csv, paired.csv and axis_*.png into %s",
+    log.info("wrote comparison.csv, comparison.png, breaking_points.csv, paired.csv, axis_*.png and tables.md "
+             "into %s",
              args.dir)
     return 0
 

@@ -26,7 +26,7 @@ from eval.episodes import (
 )
 from eval.pool import TIMEOUT, Lost, WorkerPool, stop_on_signals
 from eval.progress import Progress
-from eval.store import EpisodeStore
+from eval.store import EpisodeStore, write_trace
 from eval.video import VideoRecorder
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,12 @@ def _run_group(specs: tuple[EpisodeSpec, ...]) -> list[dict]:
     for recorder in recorders:
         if recorder and recorder.frames:
             recorder.save()
+    for agent, row in zip(agents, rows):  # a tool agent's calls, for reading an episode (not for its row)
+        try:
+            if calls := agent.calls():
+                write_trace(out, row, calls)
+        except Exception:  # a trace is logging; it must not turn a finished episode into a crash
+            log.exception("episode %d: writing its call trace failed", row["episode"])
     return [{**_worker["ident"], **row} for row in rows]
 
 

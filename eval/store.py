@@ -156,6 +156,37 @@ def _jsonable(v):
     raise TypeError(f"cannot store {type(v).__name__} in an episode record")
 
 
+def jsonable(obj: Any) -> Any:
+    """``obj`` with numpy scalars and arrays, tuples and paths made plain JSON values (dict keys as text)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return obj.tolist()
+    return obj
+
+
+TRACE_KEYS = ("episode", "seed", "instruction", "success", "status", "error", "steps")
+
+
+def trace_path(run_dir: Path, episode: int) -> Path:
+    """Where ``eval.run`` keeps an episode's call trace (beside its replay)."""
+    return Path(run_dir) / "episodes" / f"episode_{episode:04d}.json"
+
+
+def write_trace(run_dir: Path, row: dict, calls: list[dict]) -> Path:
+    """An episode's calls (``Agent.calls``: what a tool agent's reasoner asked for, and what came back) with
+    the row's outcome, as ``episodes/episode_NNNN.json``; replaced atomically, so a resumed run rewrites it."""
+    path = trace_path(run_dir, int(row["episode"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {k: row[k] for k in TRACE_KEYS if k in row}
+    write_atomic(path, json.dumps(jsonable({**record, "calls": calls}), indent=1))
+    return path
+
+
 def episodes_frame(rows) -> pd.DataFrame:
     import pandas as pd
 

@@ -15,10 +15,11 @@
 #           core with the same wall-clock budget: its step count is set from its own measured speed so that
 #           its cosine schedule ends when ACT's wall time is spent (both figures land in train_budget.txt)
 #   eval    oracle, classic (true and stale calibration), both pointers (true and stale) and both ACT
-#           policies: the camera sweep and AXES at three magnitudes, 50 episodes per cell (EPISODES_ACT for
-#           ACT cells), at base seeds SEEDS (0: the demonstrations' scenes; 1000: never used while
-#           developing or tuning either learner)
-#   report  eval.report per seed set and pooled; breaking points and paired differences; published copies
+#           policies: the camera sweep, then AXES at three magnitudes; 50 episodes per cell (ACT cells on
+#           the axes: EPISODES_ACT_AXES, 30) at base seeds SEEDS (0: the demonstrations' scenes; 1000: never
+#           used while developing or tuning either learner)
+#   report  eval.report per seed set and pooled: comparison, breaking points, paired differences (PAIRS in
+#           tables.md), plots; published copies with the training budgets and the pointers' held-out error
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sweep_cells.sh
@@ -31,7 +32,7 @@ ACT_LOG_FREQ=${ACT_LOG_FREQ:-250}
 POINTER_ARGS=${POINTER_ARGS:-}                  # more agents.pointer.train flags (both variants)
 POINTER_STEPS=${POINTER_STEPS:-auto}         # auto: as many as fit in ACT's measured wall time
 EPISODES=${EPISODES:-50}
-EPISODES_ACT=${EPISODES_ACT:-$EPISODES}
+EPISODES_ACT_AXES=${EPISODES_ACT_AXES:-30}    # ACT cells on the perturbation axes (200-step failures: 4-7 min/cell)
 SEEDS=${SEEDS:-"0 1000"}
 JOBS=${JOBS:-$(nproc)}
 ONLY=${ONLY:-.}                              # evaluate only the cells whose command matches this regex
@@ -40,6 +41,8 @@ TRAIN=${TRAIN:-results/train/modular-vs-e2e}
 RUNS=${RUNS:-results/runs/modular-vs-e2e}
 PUBLISH=${PUBLISH:-results/modular-vs-e2e}
 VARIANTS=(nominal viewpoints)
+AGENTS=(oracle classic pointer_nominal pointer_viewpoints act_nominal act_viewpoints)
+PAIRS=${PAIRS:-pointer_nominal:act_nominal,pointer_viewpoints:act_viewpoints,pointer_nominal:classic}  # in tables.md
 CAMERAS=(nominal shifted rotated zoomed far)
 ORBITS=(4 15 30)
 AXES=(
@@ -125,13 +128,15 @@ agent_args() {  # $1: agent label -> eval.run overrides
     esac
 }
 
-commands() {  # one eval.run command (one cell) per line
+cell_args() {  # $1: seed, $2: agent label, $3: episodes -> the overrides every cell of that agent shares
+    echo "task=place_single episodes=$3 $(agent_args "$2") workers=1 seed=$1"
+}
+
+commands() {  # one eval.run command (one cell) per line: the camera sweep at both seeds first, then the axes
     local seed a n args calibs c cam m ax level
     for seed in $SEEDS; do
-        for a in oracle classic pointer_nominal pointer_viewpoints act_nominal act_viewpoints; do
-            n=$EPISODES
-            case $a in act_*) n=$EPISODES_ACT ;; esac
-            args="task=place_single episodes=$n $(agent_args "$a") workers=1 seed=$seed"
+        for a in "${AGENTS[@]}"; do
+            args=$(cell_args "$seed" "$a" "$EPISODES")
             calibs="true"
             case $a in classic|pointer_*) calibs="true nominal" ;; esac
             for c in $calibs; do
@@ -143,6 +148,13 @@ commands() {  # one eval.run command (one cell) per line
                          "out_dir=$RUNS/seed$seed/$a/orbit${m}_$c"
                 done
             done
+        done
+    done
+    for seed in $SEEDS; do
+        for a in "${AGENTS[@]}"; do
+            n=$EPISODES
+            case $a in act_*) n=$EPISODES_ACT_AXES ;; esac
+            args=$(cell_args "$seed" "$a" "$n")
             for ax in "${AXES[@]}"; do
                 for level in ${ax#*=}; do
                     echo "$PY -m eval.run $args factors.${ax%%=*}=$level out_dir=$RUNS/seed$seed/$a/${ax%%=*}_$level"
@@ -150,6 +162,12 @@ commands() {  # one eval.run command (one cell) per line
             done
         done
     done
+}
+
+publish() {  # $1: a report folder, $2: where its published copy goes
+    mkdir -p "$2"
+    cp "$1"/comparison.csv "$1"/comparison.png "$1"/tables.md "$1"/breaking_points.csv "$1"/paired.csv "$2"/
+    cp "$1"/axis_*.png "$2"/ 2>/dev/null || true
 }
 
 for stage in $STAGES; do
@@ -171,17 +189,15 @@ for stage in $STAGES; do
             echo "$(date -u +%FT%TZ) train stage ends, load average $(cut -d' ' -f1 /proc/loadavg)" >> "$TRAIN/load.log"
             echo "modular-vs-e2e: training took $((SECONDS - start)) s" ;;
         eval) run_cells modular-vs-e2e ;;
-        report)
-            mkdir -p "$PUBLISH"
+        report)  # per seed set, then pooled (episodes of both seed sets count in one cell; pairs match by seed)
             for seed in $SEEDS; do
-                "$PY" -m eval.report "$RUNS/seed$seed" --calibration-columns
-                mkdir -p "$PUBLISH/seed$seed"
-                cp "$RUNS/seed$seed"/comparison.csv "$RUNS/seed$seed"/comparison.png "$PUBLISH/seed$seed/"
+                "$PY" -m eval.report "$RUNS/seed$seed" --calibration-columns --pairs "$PAIRS"
+                publish "$RUNS/seed$seed" "$PUBLISH/seed$seed"
             done
-            "$PY" -m eval.report "$RUNS" --calibration-columns
-            cp "$RUNS"/comparison.csv "$RUNS"/comparison.png "$PUBLISH"/
-            cp "$RUNS"/breaking_points.csv "$RUNS"/paired.csv "$RUNS"/axis_*.png "$PUBLISH"/ 2>/dev/null || true
+            "$PY" -m eval.report "$RUNS" --calibration-columns --pairs "$PAIRS"
+            publish "$RUNS" "$PUBLISH"
             cp "$TRAIN"/pointer_*.budget.txt "$TRAIN"/load.log "$PUBLISH"/ 2>/dev/null || true
+            for v in "${VARIANTS[@]}"; do cp "$TRAIN/pointer_$v/eval.json" "$PUBLISH/pointer_${v}_heldout.json" 2>/dev/null || true; done
             echo "published into $PUBLISH" ;;
         *) echo "unknown stage '$stage' (choose from: list record train eval report)"; exit 2 ;;
     esac

@@ -13,6 +13,7 @@ from eval.episodes import episode_spec, rollout
 from eval.playground import browse
 from eval.playground.frames import compose, draw_points, label_rgb, latest_look
 from eval.playground.session import Choices, Playground, agent_names, agent_note, compose_config
+from eval.store import write_trace
 
 
 # --- frames ---------------------------------------------------------------------
@@ -145,7 +146,12 @@ def test_a_results_folder_shows_its_table_cells_episodes_and_files(tmp_path):
     ep = f.episode(cell, 1)
     assert ep["video"] == tmp_path / "runs" / "a" / "videos" / "episode_0001.mp4" and ep["replay"] is None
     assert ep["record"]["seed"] == 101 and not ep["record"]["success"]
-    assert f.episode(cell, 0)["video"] is None
+    assert f.episode(cell, 0)["video"] is None and ep["trace"] is None
+    write_trace(tmp_path / "runs" / "a", {"episode": 1, "seed": 101, "success": False}, [{"look": 1, "call": "move"}])
+    trace = f.episode(cell, 1)["trace"]
+    assert trace == tmp_path / "runs" / "a" / "episodes" / "episode_0001.json"
+    assert json.loads(trace.read_text()) == {"episode": 1, "seed": 101, "success": False,
+                                             "calls": [{"look": 1, "call": "move"}]}
     with pytest.raises(BenchError, match="no row 5"):
         f.episode(cell, 5)
 

@@ -147,3 +147,4 @@ def test_the_results_tab_opens_a_run_folder_its_cell_and_episodes(page, results)
     assert str(seeds[0]) in page.locator("#cell-episodes").inner_text()
     page.wait_for_selector("#episode-video video[src]")  # episode 0's mp4, served from the results folder
     assert f'"seed":{seeds[0]},' in _flat(page.locator("#episode-record").inner_text())
+    page.wait_for_function("() => /move/.test(document.querySelector('#episode-calls').innerText)")  # its trace

@@ -1,9 +1,11 @@
 """Rerun replays (rerun=true): written per episode by the harness, read back with rerun's own CLI."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from harness_util import run_cli
 
@@ -41,6 +43,13 @@ def test_a_stale_calibration_replay_holds_both_frusta_the_points_and_the_conditi
     assert {"/eval/success", "/eval/on_target", "/eval/released"} <= set(e)
     # the move goals it planned, as waypoints from the step it planned them
     assert "LineStrips3D:strips" in e["/world/plan/waypoints"] and "Points3D:positions" in e["/world/plan/goal"]
+    # and eval.run kept the reasoner's calls beside it, with the episode's outcome
+    trace = json.loads((tmp_path / "episodes" / "episode_0000.json").read_text())
+    row = pd.read_csv(tmp_path / "episodes.csv").iloc[0]
+    assert trace["seed"] == row["seed"] and trace["success"] == bool(row["success"]) and trace["calls"]
+    moves = [c for c in trace["calls"] if c["call"] == "move"]
+    assert moves and all({"x", "y", "high"} <= set(c["args"]) for c in moves)  # image points, as asked
+    assert {c["status"] for c in trace["calls"]} <= {"ok", "error", "unfinished"}
 
 
 def test_a_policy_replay_holds_its_decoded_chunks(tmp_path):

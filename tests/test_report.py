@@ -158,3 +158,53 @@ def test_runs_from_before_factors_report_as_nominal(tmp_path):
     df = pd.read_csv(run / "episodes.csv")
     df.drop(columns=[c for c in ("factors",) if c in df]).to_csv(run / "episodes.csv", index=False)
     assert report(tmp_path)["factors"].tolist() == ["nominal"]
+
+
+def test_tables_md_gives_the_published_tables_in_reading_order(tmp_path):
+    _axis_episodes(tmp_path)
+    report(tmp_path, calibration_columns=True, pairs=[("oracle", "classic")])
+    md = (tmp_path / "tables.md").read_text()
+    success = md.split("## Success")[1].split("## Breaking")[0]
+    conditions = [line.split(" | ")[0].lstrip("| ") for line in success.splitlines() if line.startswith("| ")][1:]
+    assert conditions == ["nominal", "clutter 1 objects", "clutter 2 objects", "clutter 4 objects",
+                          "language heldout instruction set"]  # numeric order within an axis, nominal first
+    episodes = load_episodes(tmp_path)
+    k = int(episodes[(episodes.agent == "classic") & (episodes.factors == "clutter=4")]["success"].sum())
+    assert f"| clutter 4 objects | {k}/40 (" in success and "| 40/40 (91-100%) |" in success
+    bp = pd.read_csv(tmp_path / "breaking_points.csv").set_index(["axis", "agent"]).loc[("clutter", "classic")]
+    assert f"| {bp.breaking_point:.3g} ({bp.ci_low:.3g}-{bp.ci_high:.3g}) |" in md
+    paired_rows = [line for line in md.split("## Paired")[1].splitlines() if line.startswith("| ") and "pts" in line]
+    assert len(paired_rows) == 5 and all("| oracle - classic |" in r for r in paired_rows)  # as asked: a is oracle
+    pairs = pd.read_csv(tmp_path / "paired.csv").set_index("factors").loc["clutter=4"]
+    assert (pairs.agent_a, pairs.agent_b) == ("classic", "oracle") and pairs["diff"] < 0
+    assert f"| {round(-100 * pairs['diff']):+d} pts ({round(-100 * pairs.ci_high):+d} to " \
+           f"{round(-100 * pairs.ci_low):+d}) |" in paired_rows[3]
+    assert "-0 pts" not in md
+
+
+def test_pairs_option_names_its_form():
+    from eval.report import main
+
+    with pytest.raises(SystemExit):
+        main(["somewhere", "--pairs", "classic"])
+
+
+def test_tables_md_splits_a_pointing_agents_failures_by_where_its_lifted_points_fell():
+    from eval.tables import diagnostics_markdown
+
+    rows = []
+    for cal, errs, inside, wins in [("true", [1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1], [1, 1, 1, 0]),
+                                    ("nominal", [1.0, 1.0, 2.0, 30.0], [1, 0, 0, 0], [1, 0, 0, 0])]:
+        for i in range(4):
+            rows.append({"agent": "pointer", "task": "place_single", "camera": "shifted", "magnitude": 3.0,
+                         "calibration": cal, "scene": "lean", "factors": "nominal", "status": "ok",
+                         "success": bool(wins[i]), "point_err_px": errs[i], "lift_in_footprint": inside[i]})
+    rows.append({**rows[0], "agent": "act", "point_err_px": None, "lift_in_footprint": None})  # never points
+    md = diagnostics_markdown(pd.DataFrame(rows))
+    lines = [line for line in md.splitlines() if "pointer@" in line]
+    assert len(lines) == 2 and not any("act@" in line for line in md.splitlines())
+    stale = next(line for line in lines if "pointer@nominal" in line)
+    assert "| shifted 3 cm | pointer@nominal | 4 | 1.50 (" in stale and "| 25% | 3: 3 / 0 |" in stale
+    true = next(line for line in lines if "pointer@true" in line)
+    assert "| 2.50 (" in true and "| 100% | 1: 0 / 1 |" in true
+    assert "no agent pointed" in diagnostics_markdown(pd.DataFrame(rows[-1:]))

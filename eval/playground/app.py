@@ -163,6 +163,8 @@ def build(playground: Playground, results_root: Path) -> gr.Blocks:
             with gr.Row():
                 video = gr.Video(label="Video (primary | third-person)", interactive=False, elem_id="episode-video")
                 record = gr.JSON(label="Record (its episodes.csv row)", elem_id="episode-record")
+            trace = gr.Dataframe(calls_frame([]), label="The reasoner's calls and their results", interactive=False,
+                                 wrap=True, elem_id="episode-calls")
             replay = gr.File(label="Replay (.rrd)", interactive=False, elem_id="episode-replay")
 
             def open_folder(rel):
@@ -191,16 +193,17 @@ def build(playground: Playground, results_root: Path) -> gr.Blocks:
 
             def open_episode(rel, cell_, index):
                 if not rel or not cell_ or index is None:
-                    return {video: None, record: None, replay: None}
+                    return {video: None, record: None, replay: None, trace: calls_frame([])}
                 ep = browse.load(browse.inside(results_root, rel)).episode(cell_, int(index))
+                calls_ = json.loads(ep["trace"].read_text())["calls"] if ep["trace"] else []
                 return {video: str(ep["video"]) if ep["video"] else None, record: ep["record"],
-                        replay: str(ep["replay"]) if ep["replay"] else None}
+                        replay: str(ep["replay"]) if ep["replay"] else None, trace: calls_frame(calls_)}
 
             refresh.click(lambda: gr.update(choices=[WHOLE_FOLDER, *browse.result_folders(results_root)]), None,
                           folder)
             folder.change(open_folder, folder, [source, table, plots, cell])
             cell.change(open_cell, [folder, cell], [episodes, episode])
-            episode.change(open_episode, [folder, cell, episode], [video, record, replay])
+            episode.change(open_episode, [folder, cell, episode], [video, record, replay, trace])
     return page
 
 

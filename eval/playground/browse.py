@@ -1,9 +1,10 @@
 """Reading a results folder for the playground's second tab: the comparison table and plots, each cell's
-episodes, and each episode's video, replay and record.
+episodes, and each episode's video, replay, record and call trace.
 
 Two kinds of folder (``results/README.md``): a report (``eval.report`` wrote ``comparison.csv`` and the
 plots; published ones keep only these) and runs (``eval.run`` wrote ``episodes.csv``, ``summary.csv`` and,
-when asked, ``videos/episode_NNNN.mp4`` and ``episodes/episode_NNNN.rrd``).  A folder can be both.
+when asked, ``videos/episode_NNNN.mp4`` and ``episodes/episode_NNNN.rrd``; a tool agent's calls always,
+``episodes/episode_NNNN.json``).  A folder can be both.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from envs.errors import BenchError
-from eval.store import summarize
+from eval.store import summarize, trace_path
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ class Folder:
         return e[cols].reset_index(drop=True)
 
     def episode(self, cell: str, index: int) -> dict:
-        """The episode's whole record (every column) and its files: ``video`` and ``replay`` (None if absent)."""
+        """The episode's whole record (every column) and its files: ``video``, ``replay`` and ``trace`` (the
+        agent's calls, ``episodes/episode_NNNN.json``; None if absent)."""
         e = self.episodes[(self.episodes["cell"] == cell)].reset_index(drop=True)
         if not 0 <= index < len(e):
             raise BenchError(f"cell {cell!r} has {len(e)} episodes; there is no row {index}")
@@ -77,8 +79,9 @@ class Folder:
         video = run_dir / "videos" / f"episode_{n:04d}.mp4"
         replay = run_dir / "episodes" / f"episode_{n:04d}.rrd"
         record = {k: _plain(v) for k, v in row.items() if k not in ("cell", "run_dir") and not _missing(v)}
+        trace = trace_path(run_dir, n)
         return {"record": record, "video": video if video.exists() else None,
-                "replay": replay if replay.exists() else None}
+                "replay": replay if replay.exists() else None, "trace": trace if trace.exists() else None}
 
 
 def load(path: Path) -> Folder:

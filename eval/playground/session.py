@@ -39,6 +39,7 @@ from eval.episodes import (
     rollout,
 )
 from eval.playground.frames import compose, latest_look
+from eval.store import jsonable
 from eval.video import VideoRecorder
 
 log = logging.getLogger(__name__)
@@ -317,7 +318,7 @@ class Playground:
         if video.frames:
             result.video = video.save()
         result.trace = folder / "episode.json"
-        result.trace.write_text(json.dumps(_jsonable(dataclasses.asdict(result)), indent=1))
+        result.trace.write_text(json.dumps(jsonable(dataclasses.asdict(result)), indent=1))
         return result
 
 
@@ -335,17 +336,3 @@ def _message(e: BaseException) -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "agent"
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
