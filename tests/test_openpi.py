@@ -172,6 +172,12 @@ def test_agent_runs_chunks_of_replan_steps(server, make_env):
     for _ in range(12):
         obs, *_ = env.step(agent.act(obs))
     assert agent.counters()["policy_queries"] == 3 and obs["state"][2] < z0 - 0.02  # lowered, as the policy says
+    plans = agent.planned()  # each chunk's deltas chained from the pose it was asked at: 4 targets going down
+    assert [p.step for p in plans] == [0, 4, 8] and all(p.label == "chunk" and len(p.points) == 4 for p in plans)
+    zs = [t[2] for t in plans[0].points]
+    assert zs[0] < z0 and all(b < a for a, b in zip(zs, zs[1:])) and zs[-1] == pytest.approx(zs[0] - 3 * (z0 - zs[0]))
+    agent.reset(obs["instruction"], info["calibration"])
+    assert agent.planned() == []
 
 
 def test_harness_runs_openpi_episodes(server, tmp_path):

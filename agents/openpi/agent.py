@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from agents.base import Agent
+from agents.base import Agent, PlannedTargets
 from agents.errors import AgentError
 from agents.openpi.client import OpenPIClient
 from agents.openpi.contract import OpenPIContract, make_contract
@@ -39,6 +39,8 @@ class OpenPIAgent(Agent):
         self.client: OpenPIClient | None = None
         self._queue: list[np.ndarray] = []
         self._stats = {"policy_queries": 0, "inference_s": 0.0, "server_infer_ms": 0.0}
+        self._planned: list[PlannedTargets] = []
+        self._step = 0
 
     def prepare(self) -> None:
         if self.client is None:
@@ -46,14 +48,32 @@ class OpenPIAgent(Agent):
 
     def reset(self, instruction: str, calibration: Mapping[str, Calibration]) -> None:
         self.prepare()
-        self.instruction, self._queue = instruction, []
+        self.instruction, self._queue, self._planned, self._step = instruction, [], [], 0
         self._stats = {"policy_queries": 0, "inference_s": 0.0, "server_infer_ms": 0.0}
 
     def act(self, obs: dict) -> np.ndarray:
         if not self._queue:
             self._query(obs)
         row = self._queue.pop(0)
+        self._step += 1
         return self.contract.action(row, obs, self.dt_s)  # deltas apply to the state at the step it runs
+
+    def planned(self) -> list[PlannedTargets]:
+        """Each query's chunk as end-effector positions (``ee_pose`` contracts; deltas chained from the pose
+        at the query as if each row were reached), from the step it was asked at.  A joint-space contract
+        plans joints, which this agent does not turn into positions: none."""
+        return list(self._planned)
+
+    def _plan(self, obs: dict) -> None:
+        if self.contract.action_space != "ee_pose" or not self._queue:
+            return
+        state = np.asarray(obs["state"], np.float64).copy()
+        points = []
+        for row in self._queue:
+            target = self.contract.action(row, {**obs, "state": state}, self.dt_s)
+            state[:6] = target[:6]
+            points.append((float(target[0]), float(target[1]), float(target[2])))
+        self._planned.append(PlannedTargets(self._step, "chunk", tuple(points)))
 
     def _query(self, obs: dict) -> None:
         assert self.client is not None
@@ -71,6 +91,7 @@ class OpenPIAgent(Agent):
             raise AgentError(f"the openpi server sent actions of shape {chunk.shape}; this contract needs "
                              "(steps, >= 7)")
         self._queue = [row for row in chunk[: self.contract.replan_steps] for _ in range(self.repeat)]
+        self._plan(obs)
 
     def counters(self) -> dict:
         return {**self._stats, "inference_s": round(self._stats["inference_s"], 3),
