@@ -7,6 +7,8 @@ cells() {  # the sweep's cells, those matching ONLY
 
 run_cells() {  # $1: the sweep's name for the log line. JOBS cells side by side, one core each; resumable
     local start=$SECONDS
+    # one core each: a cell's PyTorch (a policy, the pointer) uses one thread, not one per core of the machine
+    export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
     cells | xargs -P "$JOBS" -I{} sh -c '{} > /dev/null 2>&1 || echo "failed ($?): {}"'
     echo "$1: runs took $((SECONDS - start)) s with JOBS=$JOBS"
 }
