@@ -5,7 +5,8 @@ command written beside it. Four sections, each from the report's own frames:
 
 - **success**: one row per condition (camera perturbation with its magnitude and unit, or a factor level),
   one column per agent (``agent@calibration`` with ``--calibration-columns``), cells ``k/n (lo-hi%)`` with
-  the Wilson 95% interval;
+  the Wilson 95% interval over the episodes that ended (errors and timeouts, which have no outcome, are
+  named beside it);
 - **breaking points**: per axis and agent, the success rate at each level and the level where it falls to
   50% with its bootstrap interval (or why there is none);
 - **paired differences**: per condition and pair of agents on the same episodes, the difference in success
@@ -55,6 +56,13 @@ def rate_cell(k: int, n: int, lo: float, hi: float) -> str:
     return f"{k}/{n} ({_pct(lo)}-{_pct(hi)}%)"
 
 
+def _lost(r) -> str:
+    """Episodes left out of k/n (an error or a timeout has no outcome): said beside the rate, never hidden."""
+    counts = {name: getattr(r, name, 0) for name in ("errors", "timeouts")}
+    parts = [f"{int(v)} {name}" for name, v in counts.items() if v == v and int(v) > 0]  # v == v: not NaN
+    return f", {' and '.join(parts)} not counted" if parts else ""
+
+
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -96,7 +104,8 @@ def success_markdown(summary: pd.DataFrame, calibration_columns: bool = True) ->
     rows = []
     for _, g in _order(s).groupby([*split, "condition"], sort=False):
         first = g.iloc[0]
-        cells = {r.column: rate_cell(int(r.successes), int(r.n), r.ci_low, r.ci_high) for r in g.itertuples()}
+        cells = {r.column: rate_cell(int(r.successes), int(r.n), r.ci_low, r.ci_high) + _lost(r)
+                 for r in g.itertuples()}
         rows.append([*(first[k] for k in split), first["condition"], *(cells.get(c, NO_RESULT) for c in columns)])
     return _table([*split, "condition", *columns], rows)
 

@@ -28,11 +28,11 @@ export MUJOCO_GL=${MUJOCO_GL:-egl} HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 test -x "$PY" || { echo "no $PY: run 'make xvla-env' first (or PY=/path/to/python with lerobot 0.6.1)"; exit 1; }
 
-record() {  # $1: variant
+record() {  # $1: variant (RECORD_SEED: the base seed of the scenes; RECORD_SUFFIX: added to the folder name)
     local extra=()
     [ "$1" = viewpoints ] && extra=(viewpoint_randomization=true)
     "$PY" -m eval.record task=place_single camera=nominal episodes="$DEMOS" use_videos=false \
-        'image_size=[96,128]' out_dir="$DATA/place_single_$1" "${extra[@]}"
+        'image_size=[96,128]' seed="${RECORD_SEED:-0}" out_dir="$DATA/place_single_$1${RECORD_SUFFIX:-}" "${extra[@]}"
 }
 
 train() {  # $1: variant; the reduced ACT of the README, sized for a 2-core CPU

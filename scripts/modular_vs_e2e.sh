@@ -10,10 +10,12 @@
 # Stages (each resumes: eval.record and eval.run continue their folders, training continues from its last
 # checkpoint and a finished training is skipped):
 #   record  200 oracle demonstrations at the nominal camera and 200 with a random viewpoint per episode
-#           (eval.record also writes the pointer's pixel labels beside each dataset)
+#           (eval.record also writes the pointer's pixel labels beside each dataset), base seed 0; and 20 of
+#           each at HELDOUT_SEED for the pointer's held-out pixel error (neither learner trains on them)
 #   train   per dataset, ACT (the e2e-vs-tools recipe, 10,000 steps) on one core; then the pointer on one
-#           core with the same wall-clock budget: its step count is set from its own measured speed so that
-#           its cosine schedule ends when ACT's wall time is spent (both figures land in train_budget.txt)
+#           core, on the same 200 episodes, with the same budget: the steps that fit in ACT's training time
+#           at the pointer's speed, measured over 60 steps on an idle machine (its clock includes decoding
+#           the frames); pointer_*.budget.txt states the figures and what the training then took
 #   eval    oracle, classic (true and stale calibration), both pointers (true and stale) and both ACT
 #           policies: the camera sweep, then AXES at three magnitudes; 50 episodes per cell (ACT cells on
 #           the axes: EPISODES_ACT_AXES, 30) at base seeds SEEDS (0: the demonstrations' scenes; 1000: never
@@ -30,7 +32,9 @@ DEMOS=${DEMOS:-200}
 ACT_STEPS=${ACT_STEPS:-10000}
 ACT_LOG_FREQ=${ACT_LOG_FREQ:-250}
 POINTER_ARGS=${POINTER_ARGS:-}                  # more agents.pointer.train flags (both variants)
-POINTER_STEPS=${POINTER_STEPS:-auto}         # auto: as many as fit in ACT's measured wall time
+POINTER_STEPS=${POINTER_STEPS:-auto}         # auto: as many as fit in ACT's measured training time
+HELDOUT_DEMOS=${HELDOUT_DEMOS:-20}           # the pointer's held-out recording (pixel error only)
+HELDOUT_SEED=${HELDOUT_SEED:-2000}           # its scenes' base seed: never trained on, never evaluated at
 EPISODES=${EPISODES:-50}
 EPISODES_ACT_AXES=${EPISODES_ACT_AXES:-30}    # ACT cells on the perturbation axes (200-step failures: 4-7 min/cell)
 SEEDS=${SEEDS:-"0 1000"}
@@ -82,39 +86,62 @@ train_act() {  # $1: variant, $2: core (LeRobot's log, every segment appended, g
     fi
 }
 
-act_wall() {  # $1: variant -> ACT's training time in seconds: LeRobot logs, per window of ACT_LOG_FREQ steps,
-    # the mean update and data-loading time of a step; their sum times the window, over every window once (a
-    # window logged again by a run resumed from an earlier checkpoint is keyed by the same epoch count)
+act_windows() {  # $1: variant -> "<sum> <median x steps>": ACT's training time in seconds. LeRobot logs, per
+    # window of ACT_LOG_FREQ steps, the mean update and data-loading time of a step: the first figure is their
+    # sum times the window over every window once (a window logged again by a run resumed from an earlier
+    # checkpoint is keyed by the same epoch count), the second the median window's time per step times all
+    # steps (what a window slowed by other work on the machine would have taken)
     grep -o "epch:[0-9.]* .*updt_s:[0-9.]* data_s:[0-9.]*" "$TRAIN/act_$1.log" | "$PY" -c '
-import re, sys
+import re, statistics, sys
 windows = {}
 for line in sys.stdin:
     epoch = line.split()[0]
     u, d = (float(x) for x in re.findall(r"(?:updt_s|data_s):([0-9.]+)", line))
     windows[epoch] = u + d
-print(round(sum(windows.values()) * '"$ACT_LOG_FREQ"'))'
+print(round(sum(windows.values()) * '"$ACT_LOG_FREQ"'), round(statistics.median(windows.values()) * '"$ACT_STEPS"'))'
+}
+
+act_wall() { act_windows "$1" | cut -d' ' -f1; }
+
+pointer_flags() {  # $1: variant -> the pointer's data flags: every recorded episode trains; the held-out pixel
+    # error is measured on the separate recording of HELDOUT_SEED's scenes
+    echo "--dataset $DATA/place_single_$1 --heldout-episodes 0 --heldout-dataset $DATA/place_single_$1_heldout"
 }
 
 train_pointer() {  # $1: variant, $2: core
-    local out="$TRAIN/pointer_$1" budget steps rate
+    local out="$TRAIN/pointer_$1" budget steps
     if [ -f "$out/checkpoint/config.json" ] && [ -f "$out/eval.json" ]; then echo "$out: done, skipped"; return; fi
     budget=$(act_wall "$1")
     steps=$POINTER_STEPS
-    if [ "$steps" = auto ]; then
-        if [ -f "$out.steps" ]; then steps=$(cat "$out.steps"); else
-            rm -rf "$out.rate"  # 60 steps on the same core to measure this machine's speed
-            on_core "$2" "$PY" -m agents.pointer.train --dataset "$DATA/place_single_$1" --out "$out.rate" \
-                --steps 100000 --stop-at-step 60 --threads 1 --log-every 10 $POINTER_ARGS > /dev/null 2>&1
-            rate=$(tail -n 1 "$out.rate/train_log.jsonl" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print(r["step"] / r["wall_s"])')
-            steps=$("$PY" -c "print(int($rate * $budget * 0.97))")
-            echo "$steps" > "$out.steps"
+    if [ "$steps" = auto ]; then  # the steps that fit in ACT's time at this machine's speed, measured once
+        if [ "$(cut -d' ' -f1 "$out.steps" 2>/dev/null)" = "$budget" ]; then steps=$(cut -d' ' -f2 "$out.steps"); else
+            rm -rf "$out.rate"  # 60 steps on the same core while nothing else runs
+            # shellcheck disable=SC2046
+            on_core "$2" "$PY" -m agents.pointer.train $(pointer_flags "$1") --out "$out.rate" --steps 100000 \
+                --stop-at-step 60 --threads 1 --log-every 10 $POINTER_ARGS > /dev/null 2>&1
+            # the clock starts before the frames are decoded: budget less (decoding + step 1), at steps 10-60's pace
+            steps=$("$PY" -c '
+import json, sys
+wall = {r["step"]: r["wall_s"] for r in map(json.loads, open(sys.argv[1]))}
+print(int((float(sys.argv[2]) - wall[1]) * 50 / (wall[60] - wall[10])), round(wall[1], 1), round((wall[60] - wall[10]) / 50, 4))' \
+                "$out.rate/train_log.jsonl" "$budget")
+            echo "$budget $steps" > "$out.steps"  # budget, steps, decoding + step 1 (s), s per step
             rm -rf "$out.rate"
+            steps=${steps%% *}
         fi
     fi
-    printf 'act_%s: %s steps in %s s of training wall time (one core)\npointer_%s: %s steps, budget %s s (one core)\n' \
-        "$1" "$ACT_STEPS" "$budget" "$1" "$steps" "$budget" > "$out.budget.txt"
-    on_core "$2" "$PY" -m agents.pointer.train --dataset "$DATA/place_single_$1" --out "$out" \
-        --steps "$steps" --time-budget-s "$budget" --threads 1 $POINTER_ARGS >> "$out.log" 2>&1
+    {
+        printf 'act_%s: %s steps; training time (update + data loading, one core) %s s; median window x steps: %s s\n' \
+            "$1" "$ACT_STEPS" "$budget" "$(act_windows "$1" | cut -d' ' -f2)"
+        printf 'pointer_%s: %s steps planned in that budget (measured: budget, steps, decoding + step 1 s, s/step = %s)\n' \
+            "$1" "$steps" "$(cat "$out.steps" 2>/dev/null || echo "given: POINTER_STEPS")"
+    } > "$out.budget.txt"
+    # shellcheck disable=SC2046
+    on_core "$2" "$PY" -m agents.pointer.train $(pointer_flags "$1") --out "$out" --steps "$steps" --threads 1 \
+        $POINTER_ARGS >> "$out.log" 2>&1
+    "$PY" -c 'import json, sys; i = json.load(open(sys.argv[1]))
+print("pointer_%s: done %s steps in %s s of wall time (stopped by %s)" % (sys.argv[2], i["steps"], i["train_wall_s"],
+      i["stopped_by"]))' "$out/eval.json" "$1" >> "$out.budget.txt"
 }
 
 agent_args() {  # $1: agent label -> eval.run overrides
@@ -173,7 +200,10 @@ publish() {  # $1: a report folder, $2: where its published copy goes
 for stage in $STAGES; do
     case $stage in
         list) cells ;;
-        record) PY="$PY" DEMOS="$DEMOS" DATA="$DATA" STAGES=record bash scripts/e2e_vs_tools.sh ;;  # the same demos
+        record)  # the same demos as e2e-vs-tools; then HELDOUT_DEMOS of other scenes for the pointer's pixel error
+            PY="$PY" DEMOS="$DEMOS" DATA="$DATA" STAGES=record bash scripts/e2e_vs_tools.sh
+            PY="$PY" DEMOS="$HELDOUT_DEMOS" DATA="$DATA" RECORD_SEED="$HELDOUT_SEED" RECORD_SUFFIX=_heldout \
+                STAGES=record bash scripts/e2e_vs_tools.sh ;;
         train)  # the two variants side by side, one core each: ACT first, then the pointer with ACT's budget
             # budgets are wall time on one core: other work on the machine would slow one learner and not
             # the other, so the stage wants an idle machine (FORCE=1 runs it anyway; the load is logged)
@@ -183,8 +213,10 @@ for stage in $STAGES; do
             fi
             mkdir -p "$TRAIN"; echo "$(date -u +%FT%TZ) train stage starts, load average $load" >> "$TRAIN/load.log"
             start=$SECONDS
-            train_act nominal 0 & a=$!; train_act viewpoints 1 & b=$!; wait $a; wait $b
-            train_pointer nominal 0 & a=$!; train_pointer viewpoints 1 & b=$!; wait $a; wait $b
+            rc=0; train_act nominal 0 & a=$!; train_act viewpoints 1 & b=$!; wait $a || rc=$?; wait $b || rc=$?
+            [ $rc = 0 ] || { echo "ACT training failed ($rc): see $TRAIN/act_*.log"; exit $rc; }
+            train_pointer nominal 0 & a=$!; train_pointer viewpoints 1 & b=$!; wait $a || rc=$?; wait $b || rc=$?
+            [ $rc = 0 ] || { echo "pointer training failed ($rc): see $TRAIN/pointer_*.log"; exit $rc; }
             cat "$TRAIN"/pointer_*.budget.txt
             echo "$(date -u +%FT%TZ) train stage ends, load average $(cut -d' ' -f1 /proc/loadavg)" >> "$TRAIN/load.log"
             echo "modular-vs-e2e: training took $((SECONDS - start)) s" ;;

@@ -208,3 +208,13 @@ def test_tables_md_splits_a_pointing_agents_failures_by_where_its_lifted_points_
     true = next(line for line in lines if "pointer@true" in line)
     assert "| 2.50 (" in true and "| 100% | 1: 0 / 1 |" in true
     assert "no agent pointed" in diagnostics_markdown(pd.DataFrame(rows[-1:]))
+
+
+def test_tables_md_names_episodes_without_an_outcome():
+    from eval.tables import success_markdown
+
+    df = _episodes()
+    df.loc[0, "status"], df.loc[1, "status"] = "error", "timeout"
+    md = success_markdown(summarize(df))
+    assert "| 2/2 (34-100%), 1 errors and 1 timeouts not counted |" in md  # classic@true, nominal
+    assert md.count("not counted") == 1

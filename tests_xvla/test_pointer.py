@@ -47,9 +47,9 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
-def record(out: Path, episodes: int) -> None:
+def record(out: Path, episodes: int, seed: int = 0) -> None:
     run("-m", "eval.record", "task=place_single", f"episodes={episodes}", "use_videos=false",
-        f"image_size=[{SIZE[0]},{SIZE[1]}]", f"out_dir={out}")
+        f"image_size=[{SIZE[0]},{SIZE[1]}]", f"seed={seed}", f"out_dir={out}")
 
 
 def train_args(dataset: Path, out: Path, *extra: str) -> list[str]:
@@ -173,6 +173,21 @@ def test_training_is_deterministic_and_resumes_to_the_same_weights(recorded, tra
     away = tmp_path / "away"  # half of each batch from frames with the arm away from the objects
     assert trainer.main(train_args(recorded, away, "--steps", "3", "--arm-away-fraction", "0.5")) == 0
     assert json.loads((away / "checkpoint" / "config.json").read_text())["heldout_errors"]["block"]["arm_away"]["n"] > 0
+
+
+def test_every_episode_can_train_with_the_held_out_error_from_another_recording(recorded, tmp_path):
+    other = tmp_path / "other"  # other scenes (base seed 7), as modular_vs_e2e.sh's held-out recording
+    record(other, 2, seed=7)
+    out = tmp_path / "all"
+    assert trainer.main(train_args(recorded, out, "--steps", "3", "--heldout-episodes", "0",
+                                   "--heldout-dataset", str(other))) == 0
+    meta = json.loads((out / "checkpoint" / "config.json").read_text())
+    assert meta["frames"]["train"] == len(load_frames(recorded, PointerConfig(image_size=tuple(SIZE), width=8)))
+    assert meta["frames"]["heldout"] == len(load_frames(other, PointerConfig(image_size=tuple(SIZE), width=8)))
+    assert meta["heldout_episodes"] == [0, 1] and meta["heldout_dataset"] == str(other)
+    assert meta["heldout_errors"]["block"]["first"]["n"] == 2  # one first frame per held-out episode
+    seeds = {json.loads(line)["seed"] for f in (recorded, other) for line in (f / "record_log.jsonl").open()}
+    assert len(seeds) == 5  # no scene in both
 
 
 def test_checkpoint_round_trip(recorded, trained, tmp_path):

@@ -1,9 +1,11 @@
 """Train the pointer on CPU: ``python -m agents.pointer.train --dataset <record out_dir> --steps N --out <dir>``.
 
 Reads the recording's LeRobotDataset with LeRobot's loader and its ``labels.jsonl`` (:mod:`agents.pointer.data`),
-holds out the last ``--heldout-episodes`` episodes (by the dataset's ``episode_index``), trains with Adam
-(cosine schedule over ``--steps``), and stops at ``--steps`` or, if given, when ``--time-budget-s`` of wall-clock
-training time is spent, or at ``--stop-at-step`` (the steps done are recorded).  Writes into ``--out``:
+holds out the last ``--heldout-episodes`` episodes (by the dataset's ``episode_index``), or, with
+``--heldout-dataset``, measures the held-out error on another recording instead, trains with Adam (cosine
+schedule over ``--steps``), and stops at ``--steps`` or, if given, when ``--time-budget-s`` of wall-clock
+training time is spent (counted from before the frames are decoded), or at ``--stop-at-step`` (the steps done
+are recorded).  Writes into ``--out``:
 
 - ``checkpoint/``: ``model.safetensors`` + ``config.json`` (the model config, the training settings, the steps
   and wall time done, the held-out pixel errors): what ``agent=learned agent.reasoner.checkpoint=`` loads;
@@ -51,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--heldout-episodes", type=int, default=20, help="the last N episodes are held out")
+    p.add_argument("--heldout-dataset", default=None,
+                   help="another eval.record out_dir (scenes of another base seed): the held-out pixel errors are "
+                        "measured on all of its episodes (with --heldout-episodes 0 every recorded episode trains)")
     p.add_argument("--shift-px", type=int, default=6, help="augmentation: random image shift up to this (0: off)")
     p.add_argument("--arm-away-fraction", type=float, default=0.0,
                    help="share of each batch drawn from frames with the gripper away from the objects (as in the "
@@ -190,7 +195,7 @@ def train(args: argparse.Namespace) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     cfg = PointerConfig(image_size=stored_size(args.dataset, args.camera), width=args.width, stride=args.stride,
                         film_half=args.film_half)
-    t0 = time.perf_counter()
+    t0 = time.perf_counter()  # the training clock counts decoding the frames (a per-step loader's work)
     frames = load_frames(args.dataset, cfg, args.camera)
     train_set, held_set, held = split(frames, args.heldout_episodes)
     log.info("loaded %d frames of %d episodes in %.1f s: %d for training, %d held out (episodes %s)", len(frames),
@@ -206,7 +211,7 @@ def train(args: argparse.Namespace) -> dict:
         log.info("resuming at step %d (%.0f s of training done)", step, wall_s)
     n_params = sum(p.numel() for p in model.parameters())
     logf = (out / "train_log.jsonl").open("a")
-    start, stopped_by = time.perf_counter() - wall_s, "steps"
+    start, stopped_by = t0 - wall_s, "steps"
     model.train()
     while step < args.steps:
         if args.stop_at_step is not None and step >= args.stop_at_step:
@@ -239,10 +244,15 @@ def train(args: argparse.Namespace) -> dict:
     wall_s = time.perf_counter() - start
     logf.close()
     _save_state(out, model, opt, step, wall_s, identity)
+    if args.heldout_dataset:
+        held_set = load_frames(args.heldout_dataset, cfg, args.camera)
+        held = sorted(set(held_set.episode.tolist()))
+        log.info("held out: all %d episodes of %s (%d frames)", len(held), args.heldout_dataset, len(held_set))
     errors = pixel_errors(model, held_set) if len(held_set) else {}
     settings = {k: v for k, v in vars(args).items() if k not in ("out",)}
     info = {"steps": step, "stopped_by": stopped_by, "train_wall_s": round(wall_s, 1), "parameters": n_params,
             "frames": {"train": len(train_set), "heldout": len(held_set)}, "heldout_episodes": held,
+            "heldout_dataset": str(args.heldout_dataset or args.dataset),
             "pixel_units": f"pixels of the {cfg.image_size[0]}x{cfg.image_size[1]} image the pointer sees",
             "heldout_errors": errors}
     save_checkpoint(model, out / CHECKPOINT_DIR, {"training": settings, **info})
