@@ -220,7 +220,7 @@ for stage in $STAGES; do
             cat "$TRAIN"/pointer_*.budget.txt
             echo "$(date -u +%FT%TZ) train stage ends, load average $(cut -d' ' -f1 /proc/loadavg)" >> "$TRAIN/load.log"
             echo "modular-vs-e2e: training took $((SECONDS - start)) s" ;;
-        eval) run_cells modular-vs-e2e ;;
+        eval) mkdir -p "$RUNS"; CELL_TIMES=$RUNS/cell_times.tsv run_cells modular-vs-e2e ;;  # seconds per cell
         report)  # per seed set, then pooled (episodes of both seed sets count in one cell; pairs match by seed)
             for seed in $SEEDS; do
                 "$PY" -m eval.report "$RUNS/seed$seed" --calibration-columns --pairs "$PAIRS"
@@ -228,7 +228,7 @@ for stage in $STAGES; do
             done
             "$PY" -m eval.report "$RUNS" --calibration-columns --pairs "$PAIRS"
             publish "$RUNS" "$PUBLISH"
-            cp "$TRAIN"/pointer_*.budget.txt "$TRAIN"/load.log "$PUBLISH"/ 2>/dev/null || true
+            cp "$TRAIN"/pointer_*.budget.txt "$TRAIN"/load.log "$RUNS"/cell_times.tsv "$PUBLISH"/ 2>/dev/null || true
             for v in "${VARIANTS[@]}"; do cp "$TRAIN/pointer_$v/eval.json" "$PUBLISH/pointer_${v}_heldout.json" 2>/dev/null || true; done
             echo "published into $PUBLISH" ;;
         *) echo "unknown stage '$stage' (choose from: list record train eval report)"; exit 2 ;;

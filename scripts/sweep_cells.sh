@@ -5,10 +5,14 @@ cells() {  # the sweep's cells, those matching ONLY
     commands | grep -E -- "${ONLY:-.}"
 }
 
-run_cells() {  # $1: the sweep's name for the log line. JOBS cells side by side, one core each; resumable
+run_cells() {  # $1: the sweep's name for the log line. JOBS cells side by side, one core each; resumable.
+    # CELL_TIMES (a file), if set, gets one line per cell as it ends: seconds, exit status, command (tab-separated)
     local start=$SECONDS
     # one core each: a cell's PyTorch (a policy, the pointer) uses one thread, not one per core of the machine
     export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
-    cells | xargs -P "$JOBS" -I{} sh -c '{} > /dev/null 2>&1 || echo "failed ($?): {}"'
+    export CELL_TIMES=${CELL_TIMES:-/dev/null}
+    cells | xargs -P "$JOBS" -I{} sh -c 't=$(date +%s); {} > /dev/null 2>&1; rc=$?
+        printf "%s\t%s\t%s\n" "$(($(date +%s) - t))" "$rc" "{}" >> "$CELL_TIMES"
+        [ "$rc" = 0 ] || echo "failed ($rc): {}"'
     echo "$1: runs took $((SECONDS - start)) s with JOBS=$JOBS"
 }
