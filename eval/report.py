@@ -27,7 +27,7 @@ import yaml
 
 from envs.errors import BenchError
 from eval.store import GROUP_COLUMNS, outcome_settings, settings_id, summarize
-from eval.tables import parse_pairs, tables_markdown
+from eval.tables import condition, parse_pairs, tables_markdown
 
 log = logging.getLogger("eval.report")
 ROW_KEYS = [k for k in GROUP_COLUMNS if k not in ("agent", "privileged")]  # one table row per run condition
@@ -130,7 +130,7 @@ def plot(summary: pd.DataFrame, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     s = summary.copy()
-    s["view"] = s.apply(_view, axis=1)
+    s["view"] = [condition(c, m, f) for c, m, f in zip(s["camera"], s["magnitude"], s["factors"])]
     views = list(dict.fromkeys(nominal_first(s, ["camera", "magnitude"])["view"]))
     tasks = sorted(s["task"].unique())
     fig, axes = plt.subplots(1, len(tasks), figsize=(max(5, 1.1 * len(views) + 2) * len(tasks), 4), squeeze=False)
@@ -151,13 +151,6 @@ def plot(summary: pd.DataFrame, path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
-
-
-def _view(r) -> str:
-    camera = r.camera if r.camera == "nominal" else f"{r.camera} {r.magnitude:g}"
-    if r.factors == "nominal":
-        return camera
-    return r.factors if r.camera == "nominal" else f"{camera}; {r.factors}"
 
 
 # --- perturbation axes: curves, breaking points, paired comparisons ----------------------
