@@ -89,7 +89,8 @@ e2e-vs-tools: $(XVLA_VENV)/.installed
 	PY=$(XVLA_VENV)/bin/python bash scripts/e2e_vs_tools.sh
 
 # The learned pointer + tools vs ACT on the same demonstrations and CPU budget -> results/modular-vs-e2e
-# (hours on 2 cores: ACT's 10,000 steps on one core each, the pointers with the same wall time, 360 cells).
+# (resumable; the published checkpoints skip training, the committed cells are not run again; the evaluation's
+# 312 cells take several hours on 2 cores, most of it the ACT cells).
 modular-vs-e2e: $(XVLA_VENV)/.installed
 	PY=$(XVLA_VENV)/bin/python bash scripts/modular_vs_e2e.sh
 

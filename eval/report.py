@@ -249,21 +249,25 @@ def plot_axes(summary: pd.DataFrame, root: Path) -> list[Path]:
     return paths
 
 
-def report(root: Path, calibration_columns: bool = False, pairs: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+def report(root: Path, calibration_columns: bool = False, pairs: list[tuple[str, str]] | None = None,
+           out: Path | None = None) -> pd.DataFrame:
+    """Tables and plots of every run under ``root``, written into ``out`` (default: ``root`` itself)."""
     root = Path(root)
+    out = root if out is None else Path(out)
     episodes = load_episodes(root)
+    out.mkdir(parents=True, exist_ok=True)
     summary = summarize(episodes)
     table = comparison_table(summary, calibration_columns)
-    table.to_csv(root / "comparison.csv", index=False)
-    plot(summary, root / "comparison.png")
+    table.to_csv(out / "comparison.csv", index=False)
+    plot(summary, out / "comparison.png")
     bp, pr = breaking_points(episodes), paired(episodes)
-    bp.to_csv(root / "breaking_points.csv", index=False)
-    pr.to_csv(root / "paired.csv", index=False)
-    plot_axes(summary, root)
+    bp.to_csv(out / "breaking_points.csv", index=False)
+    pr.to_csv(out / "paired.csv", index=False)
+    plot_axes(summary, out)
     seeds = ", ".join(str(s) for s in sorted(episodes["base_seed"].dropna().unique())) if "base_seed" in episodes \
         else "unknown"
-    (root / "tables.md").write_text(tables_markdown(
-        summary, bp, pr, title=f"{root.resolve().name}: base seeds {seeds}", calibration_columns=calibration_columns,
+    (out / "tables.md").write_text(tables_markdown(
+        summary, bp, pr, title=f"{out.resolve().name}: base seeds {seeds}", calibration_columns=calibration_columns,
         keep=pairs, episodes=episodes))
     return table
 
@@ -283,10 +287,12 @@ def main(argv=None) -> int:
                         "instead of calibration as a row key")
     p.add_argument("--pairs", type=_pairs_arg, default=None, metavar="A:B[,C:D...]",
                    help="in tables.md, only these pairs of agents (a minus b); paired.csv keeps every pair")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write the tables and plots into this folder (default: DIR itself)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
-        table = report(args.dir, args.calibration_columns, args.pairs)
+        table = report(args.dir, args.calibration_columns, args.pairs, args.out)
     except BenchError as e:
         log.error("%s", e)
         return 2
@@ -294,7 +300,7 @@ def main(argv=None) -> int:
         log.info("%s", table.to_string(index=False))
     log.info("wrote comparison.csv, comparison.png, breaking_points.csv, paired.csv, axis_*.png and tables.md "
              "into %s",
-             args.dir)
+             args.out or args.dir)
     return 0
 
 

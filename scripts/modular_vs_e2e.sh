@@ -12,14 +12,20 @@
 #   record  200 oracle demonstrations at the nominal camera and 200 with a random viewpoint per episode
 #           (eval.record also writes the pointer's pixel labels beside each dataset), base seed 0; and 20 of
 #           each at HELDOUT_SEED for the pointer's held-out pixel error (neither learner trains on them)
-#   train   per dataset, ACT (the e2e-vs-tools recipe, 10,000 steps) on one core; then the pointer on one
-#           core, on the same 200 episodes, with the same budget: the steps that fit in ACT's training time
-#           at the pointer's speed, measured over 60 steps on an idle machine (its clock includes decoding
-#           the frames); pointer_*.budget.txt states the figures and what the training then took
+#   train   per dataset, ACT (the e2e-vs-tools recipe, ACT_STEPS: 4,000 steps, about 30 min of one core) on
+#           one core; then the pointer on one core, on the same 200 episodes, with the same budget: the steps
+#           that fit in ACT's training time at the pointer's speed, measured over 60 steps on an idle machine
+#           (its clock includes decoding the frames); pointer_*.budget.txt states the figures and what the
+#           training then took. The four final checkpoints are published into CKPT (the evaluation reads
+#           them there; git keeps the pointers' weights and the sha256 of ACT's, so on a clone the stage
+#           trains ACT again, deterministically, and checks it against the published sha256)
 #   eval    oracle, classic (true and stale calibration), both pointers (true and stale) and both ACT
-#           policies: the camera sweep, then AXES at three magnitudes; 50 episodes per cell (ACT cells on
-#           the axes: EPISODES_ACT_AXES, 30) at base seeds SEEDS (0: the demonstrations' scenes; 1000: never
-#           used while developing or tuning either learner)
+#           policies: the camera sweep, then AXES at three magnitudes (and TOOL_AXES for the agents that
+#           read the calibration: ACT never does, so its cells there would repeat its nominal ones); 50
+#           episodes per cell (EPISODES; EPISODES_ACT_AXES for ACT on the axes) at base seeds SEEDS (1000:
+#           never used while developing or tuning either learner; 0: the demonstrations' own scenes). The
+#           cells' episode rows are written under RUNS, inside the published folder (traces and logs stay
+#           out of git), so a later run continues where an earlier one stopped
 #   report  eval.report per seed set and pooled: comparison, breaking points, paired differences (PAIRS in
 #           tables.md), plots; published copies with the training budgets and the pointers' held-out error
 set -euo pipefail
@@ -29,32 +35,34 @@ source scripts/sweep_cells.sh
 PY=${PY:-.venv-xvla/bin/python}              # the LeRobot environment (make xvla-env)
 STAGES=${STAGES:-"record train eval report"}
 DEMOS=${DEMOS:-200}
-ACT_STEPS=${ACT_STEPS:-10000}
+ACT_STEPS=${ACT_STEPS:-4000}
 ACT_LOG_FREQ=${ACT_LOG_FREQ:-250}
 POINTER_ARGS=${POINTER_ARGS:-}                  # more agents.pointer.train flags (both variants)
 POINTER_STEPS=${POINTER_STEPS:-auto}         # auto: as many as fit in ACT's measured training time
 HELDOUT_DEMOS=${HELDOUT_DEMOS:-20}           # the pointer's held-out recording (pixel error only)
 HELDOUT_SEED=${HELDOUT_SEED:-2000}           # its scenes' base seed: never trained on, never evaluated at
 EPISODES=${EPISODES:-50}
-EPISODES_ACT_AXES=${EPISODES_ACT_AXES:-30}    # ACT cells on the perturbation axes (200-step failures: 4-7 min/cell)
-SEEDS=${SEEDS:-"0 1000"}
+EPISODES_ACT_AXES=${EPISODES_ACT_AXES:-$EPISODES}  # ACT cells on the axes (8 batched: about 100 s per 50 episodes)
+SEEDS=${SEEDS:-"1000 0"}
 JOBS=${JOBS:-$(nproc)}
 ONLY=${ONLY:-.}                              # evaluate only the cells whose command matches this regex
 DATA=${DATA:-results/datasets}
 TRAIN=${TRAIN:-results/train/modular-vs-e2e}
-RUNS=${RUNS:-results/runs/modular-vs-e2e}
 PUBLISH=${PUBLISH:-results/modular-vs-e2e}
+RUNS=${RUNS:-$PUBLISH/runs}                  # the cells' episode rows (git keeps them; .gitignore drops the rest)
+CKPT=${CKPT:-$PUBLISH/checkpoints}           # the four published checkpoints the evaluation reads
 VARIANTS=(nominal viewpoints)
 AGENTS=(oracle classic pointer_nominal pointer_viewpoints act_nominal act_viewpoints)
 PAIRS=${PAIRS:-pointer_nominal:act_nominal,pointer_viewpoints:act_viewpoints,pointer_nominal:classic}  # in tables.md
 CAMERAS=(nominal shifted rotated zoomed far)
 ORBITS=(4 15 30)
-AXES=(
+AXES=(                                       # every agent
     "light_intensity=0.6 0.35 0.2"
     "table_contrast=0.3 0.6 1"
     "clutter=1 2 4"
-    "pixel_noise_sigma=10 20 40"
     "disturbance_cm=2 4 8"
+)
+TOOL_AXES=(                                  # the agents that read the reported calibration (not ACT)
     "calibration_error_mm=5 10 20"
 )
 FINAL=$(printf '%06d' "$ACT_STEPS")
@@ -108,6 +116,23 @@ pointer_flags() {  # $1: variant -> the pointer's data flags: every recorded epi
     echo "--dataset $DATA/place_single_$1 --heldout-episodes 0 --heldout-dataset $DATA/place_single_$1_heldout"
 }
 
+publish_checkpoint() {  # $1: agent label (act_<v>, pointer_<v>): the final checkpoint into CKPT, with its sha256.
+    # Where CKPT already states a sha256 (a published run), the new weights must match it: the committed cells
+    # were evaluated with those weights
+    local src sha
+    case $1 in act_*) src="$TRAIN/$1/checkpoints/$FINAL/pretrained_model" ;; *) src="$TRAIN/$1/checkpoint" ;; esac
+    test -f "$src/config.json" || { echo "no finished checkpoint in $src"; exit 4; }
+    sha=$(sha256sum "$src/model.safetensors" | cut -d' ' -f1)
+    if [ -f "$CKPT/$1.sha256" ] && [ "$(cut -d' ' -f1 "$CKPT/$1.sha256")" != "$sha" ]; then
+        echo "$src/model.safetensors (sha256 $sha) is not the published $1 ($CKPT/$1.sha256): the cells under" \
+             "$RUNS were evaluated with the published weights; remove $CKPT and $RUNS/*/$1 to publish new ones"
+        exit 5
+    fi
+    rm -rf "$CKPT/$1.tmp"; mkdir -p "$CKPT"; cp -r "$src" "$CKPT/$1.tmp"
+    rm -rf "$CKPT/$1"; mv "$CKPT/$1.tmp" "$CKPT/$1"
+    (cd "$CKPT/$1" && sha256sum model.safetensors) | sed "s|model.safetensors|$1/model.safetensors|" > "$CKPT/$1.sha256"
+}
+
 train_pointer() {  # $1: variant, $2: core
     local out="$TRAIN/pointer_$1" budget steps
     if [ -f "$out/checkpoint/config.json" ] && [ -f "$out/eval.json" ]; then echo "$out: done, skipped"; return; fi
@@ -148,9 +173,8 @@ agent_args() {  # $1: agent label -> eval.run overrides
     case "$1" in
         oracle) echo "agent=oracle" ;;
         classic) echo "agent=classic" ;;
-        pointer_*) echo "agent=learned agent.name=$1 agent.reasoner.checkpoint=$TRAIN/$1/checkpoint" ;;
-        act_*) echo "agent=lerobot agent.name=$1 agent.device=cpu batch_episodes=8" \
-                    "agent.checkpoint=$TRAIN/$1/checkpoints/$FINAL/pretrained_model" ;;
+        pointer_*) echo "agent=learned agent.name=$1 agent.reasoner.checkpoint=$CKPT/$1" ;;
+        act_*) echo "agent=lerobot agent.name=$1 agent.device=cpu batch_episodes=8 agent.checkpoint=$CKPT/$1" ;;
         *) echo "unknown agent $1" >&2; exit 2 ;;
     esac
 }
@@ -160,7 +184,7 @@ cell_args() {  # $1: seed, $2: agent label, $3: episodes -> the overrides every 
 }
 
 commands() {  # one eval.run command (one cell) per line: the camera sweep at both seeds first, then the axes
-    local seed a n args calibs c cam m ax level
+    local seed a n args calibs c cam m ax level axes
     for seed in $SEEDS; do
         for a in "${AGENTS[@]}"; do
             args=$(cell_args "$seed" "$a" "$EPISODES")
@@ -179,22 +203,16 @@ commands() {  # one eval.run command (one cell) per line: the camera sweep at bo
     done
     for seed in $SEEDS; do
         for a in "${AGENTS[@]}"; do
-            n=$EPISODES
-            case $a in act_*) n=$EPISODES_ACT_AXES ;; esac
+            n=$EPISODES axes=("${AXES[@]}" "${TOOL_AXES[@]}")
+            case $a in act_*) n=$EPISODES_ACT_AXES axes=("${AXES[@]}") ;; esac
             args=$(cell_args "$seed" "$a" "$n")
-            for ax in "${AXES[@]}"; do
+            for ax in "${axes[@]}"; do
                 for level in ${ax#*=}; do
                     echo "$PY -m eval.run $args factors.${ax%%=*}=$level out_dir=$RUNS/seed$seed/$a/${ax%%=*}_$level"
                 done
             done
         done
     done
-}
-
-publish() {  # $1: a report folder, $2: where its published copy goes
-    mkdir -p "$2"
-    cp "$1"/comparison.csv "$1"/comparison.png "$1"/tables.md "$1"/breaking_points.csv "$1"/paired.csv "$2"/
-    cp "$1"/axis_*.png "$2"/ 2>/dev/null || true
 }
 
 for stage in $STAGES; do
@@ -205,6 +223,19 @@ for stage in $STAGES; do
             PY="$PY" DEMOS="$HELDOUT_DEMOS" DATA="$DATA" RECORD_SEED="$HELDOUT_SEED" RECORD_SUFFIX=_heldout \
                 STAGES=record bash scripts/e2e_vs_tools.sh ;;
         train)  # the two variants side by side, one core each: ACT first, then the pointer with ACT's budget
+            if [ -f "$CKPT/act_nominal/model.safetensors" ] && [ -f "$CKPT/act_viewpoints/model.safetensors" ] &&
+               [ -f "$CKPT/pointer_nominal/model.safetensors" ] && [ -f "$CKPT/pointer_viewpoints/model.safetensors" ]; then
+                echo "$CKPT holds the four checkpoints: training skipped (remove them to train again)"; continue
+            fi
+            if [ -f "$CKPT/pointer_nominal/model.safetensors" ] && [ -f "$CKPT/pointer_viewpoints/model.safetensors" ]; then
+                # a clone: git holds the pointers' weights (1 MB) but only the sha256 of ACT's (62 MB each);
+                # ACT's training is deterministic, so it is trained again and must give the published weights
+                echo "retraining ACT to the published weights (about 27 min, both variants side by side)"
+                rc=0; train_act nominal 0 & a=$!; train_act viewpoints 1 & b=$!; wait $a || rc=$?; wait $b || rc=$?
+                [ $rc = 0 ] || { echo "ACT training failed ($rc): see $TRAIN/act_*.log"; exit $rc; }
+                for v in "${VARIANTS[@]}"; do publish_checkpoint "act_$v"; done
+                echo "ACT retrained: sha256 as published"; continue
+            fi
             # budgets are wall time on one core: other work on the machine would slow one learner and not
             # the other, so the stage wants an idle machine (FORCE=1 runs it anyway; the load is logged)
             load=$(cut -d' ' -f1 /proc/loadavg)
@@ -217,19 +248,19 @@ for stage in $STAGES; do
             [ $rc = 0 ] || { echo "ACT training failed ($rc): see $TRAIN/act_*.log"; exit $rc; }
             train_pointer nominal 0 & a=$!; train_pointer viewpoints 1 & b=$!; wait $a || rc=$?; wait $b || rc=$?
             [ $rc = 0 ] || { echo "pointer training failed ($rc): see $TRAIN/pointer_*.log"; exit $rc; }
+            for v in "${VARIANTS[@]}"; do publish_checkpoint "act_$v"; publish_checkpoint "pointer_$v"; done
+            mkdir -p "$PUBLISH"
+            cp "$TRAIN"/pointer_*.budget.txt "$TRAIN"/load.log "$PUBLISH"/
+            for v in "${VARIANTS[@]}"; do cp "$TRAIN/pointer_$v/eval.json" "$PUBLISH/pointer_${v}_heldout.json"; done
             cat "$TRAIN"/pointer_*.budget.txt
             echo "$(date -u +%FT%TZ) train stage ends, load average $(cut -d' ' -f1 /proc/loadavg)" >> "$TRAIN/load.log"
             echo "modular-vs-e2e: training took $((SECONDS - start)) s" ;;
         eval) mkdir -p "$RUNS"; CELL_TIMES=$RUNS/cell_times.tsv run_cells modular-vs-e2e ;;  # seconds per cell
         report)  # per seed set, then pooled (episodes of both seed sets count in one cell; pairs match by seed)
             for seed in $SEEDS; do
-                "$PY" -m eval.report "$RUNS/seed$seed" --calibration-columns --pairs "$PAIRS"
-                publish "$RUNS/seed$seed" "$PUBLISH/seed$seed"
+                "$PY" -m eval.report "$RUNS/seed$seed" --calibration-columns --pairs "$PAIRS" --out "$PUBLISH/seed$seed"
             done
-            "$PY" -m eval.report "$RUNS" --calibration-columns --pairs "$PAIRS"
-            publish "$RUNS" "$PUBLISH"
-            cp "$TRAIN"/pointer_*.budget.txt "$TRAIN"/load.log "$RUNS"/cell_times.tsv "$PUBLISH"/ 2>/dev/null || true
-            for v in "${VARIANTS[@]}"; do cp "$TRAIN/pointer_$v/eval.json" "$PUBLISH/pointer_${v}_heldout.json" 2>/dev/null || true; done
+            "$PY" -m eval.report "$RUNS" --calibration-columns --pairs "$PAIRS" --out "$PUBLISH"
             echo "published into $PUBLISH" ;;
         *) echo "unknown stage '$stage' (choose from: list record train eval report)"; exit 2 ;;
     esac

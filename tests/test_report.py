@@ -218,3 +218,16 @@ def test_tables_md_names_episodes_without_an_outcome():
     md = success_markdown(summarize(df))
     assert "| 2/2 (34-100%), 1 errors and 1 timeouts not counted |" in md  # classic@true, nominal
     assert md.count("not counted") == 1
+
+
+def test_report_writes_into_out_and_leaves_the_runs_alone(tmp_path):
+    runs, published = tmp_path / "runs", tmp_path / "published"
+    _axis_episodes(runs)
+    before = sorted(p.relative_to(runs) for p in runs.rglob("*"))
+    table = report(runs, pairs=[("oracle", "classic")], out=published)
+    assert sorted(p.relative_to(runs) for p in runs.rglob("*")) == before  # nothing written beside the cells
+    names = {p.name for p in published.iterdir()}
+    assert {"comparison.csv", "comparison.png", "breaking_points.csv", "paired.csv", "tables.md"} <= names
+    written = pd.read_csv(published / "comparison.csv")
+    assert list(written.columns) == list(table.columns) and len(written) == len(table) > 0
+    assert (published / "tables.md").read_text().startswith("# published: base seeds")
