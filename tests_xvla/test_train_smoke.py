@@ -67,3 +67,12 @@ def test_same_seeds_evaluate_identically(checkpoint, tmp_path):
     pd.testing.assert_frame_equal(frames[0], frames[1])
     assert len(queries[0]) == 2 and all(q.count("\n") == 5 for q in queries[0].values())  # 25 steps, chunks of 5
     assert queries[0] == queries[1]
+
+
+def test_training_the_same_data_again_gives_the_same_weights(checkpoint, tmp_path):
+    """What scripts/modular_vs_e2e.sh relies on when a clone trains ACT again and checks the published sha256."""
+    root = checkpoint.parents[3]
+    run("-m", "lerobot.scripts.lerobot_train", "--dataset.repo_id=local/widowx_place_single",
+        f"--dataset.root={root / 'rec' / 'dataset'}", f"--output_dir={tmp_path / 'again'}", *TINY_ACT)
+    again = tmp_path / "again" / "checkpoints" / "last" / "pretrained_model" / "model.safetensors"
+    assert again.read_bytes() == (checkpoint / "model.safetensors").read_bytes()
