@@ -259,6 +259,9 @@ for stage in $STAGES; do
         report)  # per seed set, then pooled (episodes of both seed sets count in one cell; pairs match by seed)
             for seed in $SEEDS; do
                 "$PY" -m eval.report "$RUNS/seed$seed" --calibration-columns --pairs "$PAIRS" --out "$PUBLISH/seed$seed"
+                printf '%s\n' "# Base seed $seed alone" "" "The tables and plots of ../README.md for the episodes at base seed $seed only" \
+                    "(\`tables.md\`), written by \`STAGES=report bash scripts/modular_vs_e2e.sh\` from \`../runs/seed$seed/\`." \
+                    > "$PUBLISH/seed$seed/README.md"
             done
             "$PY" -m eval.report "$RUNS" --calibration-columns --pairs "$PAIRS" --out "$PUBLISH"
             echo "published into $PUBLISH" ;;
