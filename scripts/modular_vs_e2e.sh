@@ -130,7 +130,7 @@ publish_checkpoint() {  # $1: agent label (act_<v>, pointer_<v>): the final chec
     fi
     rm -rf "$CKPT/$1.tmp"; mkdir -p "$CKPT"; cp -r "$src" "$CKPT/$1.tmp"
     rm -rf "$CKPT/$1"; mv "$CKPT/$1.tmp" "$CKPT/$1"
-    (cd "$CKPT/$1" && sha256sum model.safetensors) | sed "s|model.safetensors|$1/model.safetensors|" > "$CKPT/$1.sha256"
+    echo "$sha  $1/model.safetensors" > "$CKPT/$1.sha256"  # sha256sum's format: sha256sum -c checks it in CKPT
 }
 
 train_pointer() {  # $1: variant, $2: core
