@@ -27,7 +27,7 @@
 #           cells' episode rows are written under RUNS, inside the published folder (traces and logs stay
 #           out of git), so a later run continues where an earlier one stopped
 #   report  eval.report per seed set and pooled: comparison, breaking points, paired differences (PAIRS in
-#           tables.md), plots; published copies with the training budgets and the pointers' held-out error
+#           tables.md), plots, written into PUBLISH (and PUBLISH/seed<S>) beside the training stage's budgets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sweep_cells.sh
@@ -92,6 +92,12 @@ train_act() {  # $1: variant, $2: core (LeRobot's log, every segment appended, g
             --wandb.enable=false --num_workers=0 --batch_size=8 --steps="$ACT_STEPS" --save_freq=2000 \
             --log_freq="$ACT_LOG_FREQ" --output_dir="$out" >> "$out.log" 2>&1
     fi
+}
+
+train_act_both() {  # both variants side by side, one core each
+    local rc=0 a b
+    train_act nominal 0 & a=$!; train_act viewpoints 1 & b=$!; wait $a || rc=$?; wait $b || rc=$?
+    [ $rc = 0 ] || { echo "ACT training failed ($rc): see $TRAIN/act_*.log"; exit $rc; }
 }
 
 act_windows() {  # $1: variant -> "<sum> <median x steps>": ACT's training time in seconds. LeRobot logs, per
@@ -231,8 +237,7 @@ for stage in $STAGES; do
                 # a clone: git holds the pointers' weights (1 MB) but only the sha256 of ACT's (62 MB each);
                 # ACT's training is deterministic, so it is trained again and must give the published weights
                 echo "retraining ACT to the published weights (about 27 min, both variants side by side)"
-                rc=0; train_act nominal 0 & a=$!; train_act viewpoints 1 & b=$!; wait $a || rc=$?; wait $b || rc=$?
-                [ $rc = 0 ] || { echo "ACT training failed ($rc): see $TRAIN/act_*.log"; exit $rc; }
+                train_act_both
                 for v in "${VARIANTS[@]}"; do publish_checkpoint "act_$v"; done
                 echo "ACT retrained: sha256 as published"; continue
             fi
@@ -244,9 +249,8 @@ for stage in $STAGES; do
             fi
             mkdir -p "$TRAIN"; echo "$(date -u +%FT%TZ) train stage starts, load average $load" >> "$TRAIN/load.log"
             start=$SECONDS
-            rc=0; train_act nominal 0 & a=$!; train_act viewpoints 1 & b=$!; wait $a || rc=$?; wait $b || rc=$?
-            [ $rc = 0 ] || { echo "ACT training failed ($rc): see $TRAIN/act_*.log"; exit $rc; }
-            train_pointer nominal 0 & a=$!; train_pointer viewpoints 1 & b=$!; wait $a || rc=$?; wait $b || rc=$?
+            train_act_both
+            rc=0; train_pointer nominal 0 & a=$!; train_pointer viewpoints 1 & b=$!; wait $a || rc=$?; wait $b || rc=$?
             [ $rc = 0 ] || { echo "pointer training failed ($rc): see $TRAIN/pointer_*.log"; exit $rc; }
             for v in "${VARIANTS[@]}"; do publish_checkpoint "act_$v"; publish_checkpoint "pointer_$v"; done
             mkdir -p "$PUBLISH"
