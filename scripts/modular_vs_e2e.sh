@@ -139,6 +139,13 @@ publish_checkpoint() {  # $1: agent label (act_<v>, pointer_<v>): the final chec
     echo "$sha  $1/model.safetensors" > "$CKPT/$1.sha256"  # sha256sum's format: sha256sum -c checks it in CKPT
 }
 
+published() {  # $1...: learners (act, pointer) -> whether CKPT holds the weights of every variant of each
+    local l v
+    for l in "$@"; do for v in "${VARIANTS[@]}"; do
+        [ -f "$CKPT/${l}_$v/model.safetensors" ] || return 1
+    done; done
+}
+
 train_pointer() {  # $1: variant, $2: core
     local out="$TRAIN/pointer_$1" budget steps
     if [ -f "$out/checkpoint/config.json" ] && [ -f "$out/eval.json" ]; then echo "$out: done, skipped"; return; fi
@@ -229,11 +236,10 @@ for stage in $STAGES; do
             PY="$PY" DEMOS="$HELDOUT_DEMOS" DATA="$DATA" RECORD_SEED="$HELDOUT_SEED" RECORD_SUFFIX=_heldout \
                 STAGES=record bash scripts/e2e_vs_tools.sh ;;
         train)  # the two variants side by side, one core each: ACT first, then the pointer with ACT's budget
-            if [ -f "$CKPT/act_nominal/model.safetensors" ] && [ -f "$CKPT/act_viewpoints/model.safetensors" ] &&
-               [ -f "$CKPT/pointer_nominal/model.safetensors" ] && [ -f "$CKPT/pointer_viewpoints/model.safetensors" ]; then
+            if published act pointer; then
                 echo "$CKPT holds the four checkpoints: training skipped (remove them to train again)"; continue
             fi
-            if [ -f "$CKPT/pointer_nominal/model.safetensors" ] && [ -f "$CKPT/pointer_viewpoints/model.safetensors" ]; then
+            if published pointer; then
                 # a clone: git holds the pointers' weights (1 MB) but only the sha256 of ACT's (62 MB each);
                 # ACT's training is deterministic, so it is trained again and must give the published weights
                 echo "retraining ACT to the published weights (about 27 min, both variants side by side)"
