@@ -20,7 +20,7 @@ class calls each ``act``; the LeRobot agent sends one batched policy query).
 env reports, which under ``calibration=nominal`` is stale on purpose.
 
 **Privilege.** Agents see only observations and that calibration.  The
-``agent_seed`` comes from a stream of its own (``eval.episodes.episode_seeds``)
+``agent_seed`` comes from a stream of its own (``eval.episodes.episode_spec``)
 and says nothing about the scene.  Only agents on the harness's allow-list
 (``eval.episodes.PRIVILEGED_AGENTS``: the oracle and the fault-injection test
 agents) are handed the env, through :meth:`PrivilegedAgent.bind`; any other
@@ -50,6 +50,7 @@ class PointReport:
     label: str  # as the reasoner named it: "red block", "blue target", "tray"
     pixel: tuple[float, float]  # (u, v) in that camera's image, pixel centres at integers
     lifted: tuple[float, float, float] | None  # the 3-D point the agent lifted it to, None if it could not
+    step: int = 0  # the control step whose observation the look pointed in (0: the first)
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,13 @@ truth, which agents still may not):
 - ``camera/<name>/image`` (the observation, JPEG-compressed), and for agents that point
   (:meth:`agents.base.Agent.pointed`) each look's points on it (``camera/<name>/points/look_<k>``), their
   lifted 3-D points (``world/points/look_<k>``) and the rays from the reported camera to them
-  (``world/rays/look_<k>``);
+  (``world/rays/look_<k>``), from the step the look was taken until the next look;
 - the end-effector targets the agent planned (:meth:`agents.base.Agent.planned`), from the step it planned
   them: the tool agent's move goals as a path of waypoints (``world/plan/waypoints``, the latest goal in
   ``world/plan/goal``), a LeRobot policy's decoded action chunk (``world/plan/chunk``);
-- ``eval/<condition>``: the task's sub-conditions and ``success`` as 0/1 time series.
+- ``eval/<condition>``: the task's sub-conditions and ``success`` as 0/1 time series;
+- a default layout (blueprint): the 3-D scene beside one 2-D view per camera, where the image and the
+  points drawn on it share the view, and the sub-conditions over time.
 
 Requires ``rerun-sdk`` (the ``viz`` extra; ``make setup`` installs it).
 """
@@ -63,6 +65,7 @@ class ReplayRecorder:
         self.rec.save(str(self.path))
         self._ee: list[np.ndarray] = []
         self._reported: dict = {}
+        self._cameras: list[str] = []
 
     def add(self, env, t: int, obs: dict, info: dict) -> None:
         rr, rec = self.rr, self.rec
@@ -107,11 +110,25 @@ class ReplayRecorder:
             rec.log("world/tray", rr.Boxes3D(centers=[h.tray_pos()], half_sizes=[[TRAY_HALF_SIZE_M] * 2 + [0.001]],
                                              colors=[tuple(int(255 * c) for c in TRAY_RGBA[:3])],
                                              fill_mode="solid"), static=True)
+        self._cameras = list(u.obs_cameras)
+        rec.send_blueprint(self._layout(self._cameras), make_active=False, make_default=True)
         for name in u.obs_cameras:
             self._camera(f"world/cameras/{name}/true", u.specs[name].calibration())
             reported = info["calibration"][name]
             self._reported[name] = reported
             self._camera(f"world/cameras/{name}/reported", reported)
+
+    @staticmethod
+    def _layout(cameras: list[str]):
+        """The viewer's default layout: the 3-D scene; each camera's image with the agent's points drawn on it
+        (one 2-D view per camera, its origin holding both); the sub-conditions over time."""
+        import rerun.blueprint as rrb
+
+        return rrb.Blueprint(rrb.Horizontal(
+            rrb.Spatial3DView(origin="world", name="scene"),
+            rrb.Vertical(*[rrb.Spatial2DView(origin=f"camera/{c}", name=c) for c in cameras],
+                         rrb.TimeSeriesView(origin="eval", name="sub-conditions")),
+            column_shares=[3, 2]))
 
     def _camera(self, path: str, cal) -> None:
         rr = self.rr
@@ -121,28 +138,39 @@ class ReplayRecorder:
 
     def finish(self, agent) -> None:
         """Each look's points, lifted points and rays (agents that point), then close the file."""
-        rr, rec = self.rr, self.rec
         try:
             points = agent.pointed()
         except Exception:  # a replay never costs the episode its row
             log.exception("replay: the agent's points could not be read")
             points = []
-        for look in sorted({p.look for p in points}):
+        self._points(points)
+        self._plans(agent)
+        self.rec.flush()
+        self.rec.disconnect()
+
+    def _points(self, points: list) -> None:
+        """Each look's points on its camera's image, its lifted points and rays in 3-D, from the step of the
+        observation it pointed in until the next look (whose step clears them)."""
+        rr, rec = self.rr, self.rec
+        looks = sorted({p.look for p in points})
+        for i, look in enumerate(looks):
             group = [p for p in points if p.look == look]
+            rec.set_time("step", sequence=min(p.step for p in group))
+            if i:  # the previous look's points end where this one's begin
+                for path in (f"camera/{cam}/points/look_{looks[i - 1]}" for cam in self._cameras):
+                    rec.log(path, rr.Clear(recursive=False))
+                rec.log(f"world/points/look_{looks[i - 1]}", rr.Clear(recursive=False))
+                rec.log(f"world/rays/look_{looks[i - 1]}", rr.Clear(recursive=False))
             for cam in sorted({p.camera for p in group}):
                 on = [p for p in group if p.camera == cam]
                 rec.log(f"camera/{cam}/points/look_{look}", rr.Points2D([p.pixel for p in on], radii=3.0,
-                                                                        labels=[p.label for p in on]), static=True)
+                                                                        labels=[p.label for p in on]))
                 lifted = [p for p in on if p.lifted is not None]
                 if lifted and cam in self._reported:
                     origin = self._reported[cam].position
                     rec.log(f"world/points/look_{look}", rr.Points3D([p.lifted for p in lifted], radii=0.006,
-                                                                      labels=[p.label for p in lifted]), static=True)
-                    rec.log(f"world/rays/look_{look}", rr.LineStrips3D([[origin, p.lifted] for p in lifted]),
-                            static=True)
-        self._plans(agent)
-        rec.flush()
-        rec.disconnect()
+                                                                      labels=[p.label for p in lifted]))
+                    rec.log(f"world/rays/look_{look}", rr.LineStrips3D([[origin, p.lifted] for p in lifted]))
 
     def _plans(self, agent) -> None:
         """Planned end-effector targets at the step they were planned: the tool agent's move goals as a path

@@ -249,12 +249,19 @@ def plot_axes(summary: pd.DataFrame, root: Path) -> list[Path]:
     return paths
 
 
-def report(root: Path, calibration_columns: bool = False, pairs: list[tuple[str, str]] | None = None,
+def report(root: Path, calibration_columns: bool = False, pairs: str | list[tuple[str, str]] | None = None,
            out: Path | None = None) -> pd.DataFrame:
-    """Tables and plots of every run under ``root``, written into ``out`` (default: ``root`` itself)."""
+    """Tables and plots of every run under ``root``, written into ``out`` (default: ``root`` itself).
+    ``pairs``: the pairs of agents tables.md shows, as ``(a, b)`` or as the ``--pairs`` text ``a:b,...``
+    (split against the agents of these runs, whose labels may hold colons)."""
     root = Path(root)
     out = root if out is None else Path(out)
     episodes = load_episodes(root)
+    if isinstance(pairs, str):
+        try:
+            pairs = parse_pairs(pairs, episodes["agent"].unique())
+        except ValueError as e:
+            raise BenchError(str(e)) from e
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(episodes)
     table = comparison_table(summary, calibration_columns)
@@ -272,11 +279,12 @@ def report(root: Path, calibration_columns: bool = False, pairs: list[tuple[str,
     return table
 
 
-def _pairs_arg(spec: str) -> list[tuple[str, str]] | None:
+def _pairs_arg(spec: str) -> str:
     try:
-        return parse_pairs(spec)
+        parse_pairs(spec)  # its form now; which colon splits each part once the runs' agents are known
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from e
+    return spec
 
 
 def main(argv=None) -> int:

@@ -29,7 +29,7 @@ from eval import schema
 from eval.files import write_atomic
 from eval.pool import Interrupted
 from eval.runner import run_locked, run_settings
-from eval.secrets import redact
+from eval.secrets import redact, redact_override
 from eval.store import EpisodeStore, episodes_frame, summarize
 
 log = logging.getLogger("eval.run")
@@ -60,7 +60,8 @@ def save_config(cfg: DictConfig, out_dir: Path) -> None:
     hc = HydraConfig.get()
     (out_dir / ".hydra").mkdir(exist_ok=True)
     write_atomic(out_dir / ".hydra" / "config.yaml", text)
-    write_atomic(out_dir / ".hydra" / "overrides.yaml", OmegaConf.to_yaml(list(hc.overrides.task)))
+    overrides = [redact_override(o) for o in hc.overrides.task]
+    write_atomic(out_dir / ".hydra" / "overrides.yaml", OmegaConf.to_yaml(overrides))
     write_atomic(out_dir / ".hydra" / "hydra.yaml", OmegaConf.to_yaml({"hydra": redact(OmegaConf.to_container(hc))}))
 
 

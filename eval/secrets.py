@@ -35,24 +35,58 @@ def is_secret_name(name: str) -> bool:
 def check_overrides(argv: list[str]) -> None:
     """Refuse command-line overrides that would write a secret into the run folder.
 
-    Call with ``sys.argv[1:]`` before Hydra starts. Refused: an override whose key's last part looks
-    secret (``agent.reasoner.api_key=...``, with or without ``+`` / ``++``), and any value that reads
-    a secret environment variable (``${oc.env:GEMINI_API_KEY}``), which the resolved config would
-    hold in clear. Deletions (``~key``) and flags (``-m``, ``--config-name=...``) pass."""
+    Call with ``sys.argv[1:]`` before Hydra starts. Refused: an override with a secret-looking part in
+    its key (``agent.reasoner.api_key=...``, with or without ``+`` / ``++``), a value that is a dict
+    holding a secret-looking key at any depth (``agent.reasoner={api_key: ...}``), and any value that
+    reads a secret environment variable (``${oc.env:GEMINI_API_KEY}``), which the resolved config
+    would hold in clear. Deletions (``~key``) and flags (``-m``, ``--config-name=...``) pass."""
     bad = []
     for arg in argv:
         if arg.startswith(("-", "~")) or "=" not in arg:
             continue
         key, value = arg.lstrip("+").split("=", 1)
         key = key.split("@", 1)[0]
-        if is_secret_name(key.rsplit(".", 1)[-1]) and value.strip() not in ("", "null"):
+        if any(map(is_secret_name, key.split("."))) and value.strip() not in ("", "null"):
             bad.append(f"{key} is set on the command line")
+        else:
+            bad += [f"{key} holds {name}" for name in _secret_keys_in(arg)]
         bad += [f"{key} reads ${{oc.env:{var}}}" for var in _ENV_LOOKUP.findall(value) if is_secret_name(var)]
     if bad:
         raise ConfigError(f"{'; '.join(bad)}: a secret given to the run would be written in clear to "
                           "config.yaml, .hydra/, run.log and the sweep's folder names. Remove it and export the "
                           "key in the environment instead (GEMINI_API_KEY or GOOGLE_API_KEY for Gemini, "
                           "OPENAI_API_KEY for OpenAI, ...): the client reads it from there")
+
+
+def _secret_keys_in(arg: str) -> list[str]:
+    """The secret-looking keys (with a value) inside a dict- or list-valued override, as Hydra parses it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Sweep
+    from hydra.errors import HydraException
+
+    try:
+        override = OverridesParser.create().parse_override(arg)
+    except HydraException:
+        return []  # Hydra refuses it itself, before writing anything
+    value = override.value()
+    found: list[str] = []
+
+    def walk(obj: Any, path: str) -> None:
+        if isinstance(obj, Sweep):
+            for v in getattr(obj, "list", []) or []:
+                walk(v, path)
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                if is_secret_name(str(k)) and v not in (None, ""):
+                    found.append(f"{path}.{k}")
+                else:
+                    walk(v, f"{path}.{k}")
+        elif isinstance(obj, (list, tuple)):
+            for v in obj:
+                walk(v, path)
+
+    walk(value, "value")
+    return found
 
 
 def redact(obj: Any) -> Any:
@@ -64,3 +98,13 @@ def redact(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [redact(v) for v in obj]
     return obj
+
+
+def redact_override(arg: str) -> str:
+    """A command-line override as written to ``.hydra/overrides.yaml``: the value masked when its key
+    looks secret (such an override is refused at start; this keeps any other path to the file clean)."""
+    key, sep, value = arg.partition("=")
+    if sep and value.strip() not in ("", "null") and any(
+            map(is_secret_name, key.lstrip("+~").split("@", 1)[0].split("."))):
+        return f"{key}={MASK}"
+    return arg

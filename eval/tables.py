@@ -191,14 +191,29 @@ def tables_markdown(summary: pd.DataFrame, bp: pd.DataFrame, pairs: pd.DataFrame
     return "\n".join(parts)
 
 
-def parse_pairs(spec: str | None) -> list[tuple[str, str]] | None:
-    """``a:b,c:d`` -> [(a, b), (c, d)]."""
+def parse_pairs(spec: str | None, labels: Iterable[str] | None = None) -> list[tuple[str, str]] | None:
+    """``a:b,c:d`` -> [(a, b), (c, d)].
+
+    Agent labels may hold colons themselves (``vlm:Qwen/Qwen3-VL-8B-Instruct``, an Ollama tag such as
+    ``vlm:qwen2.5vl:7b``): given the ``labels`` that exist, each part is split at the one colon that
+    leaves a known label on both sides; without them, at the first colon."""
     if not spec:
         return None
+    known = None if labels is None else set(labels)
     out = []
     for part in spec.split(","):
-        a, sep, b = part.partition(":")
-        if not sep or not a or not b:
+        part = part.strip()
+        cuts = [i for i, c in enumerate(part) if c == ":" and 0 < i < len(part) - 1]
+        if not cuts:
             raise ValueError(f"--pairs wants agent_a:agent_b[,agent_c:agent_d...], got {part!r}")
-        out.append((a.strip(), b.strip()))
+        if known is None:
+            out.append((part[:cuts[0]].strip(), part[cuts[0] + 1:].strip()))
+            continue
+        fits = [(part[:i].strip(), part[i + 1:].strip()) for i in cuts]
+        fits = [(a, b) for a, b in fits if a in known and b in known]
+        if len(fits) != 1:
+            raise ValueError(f"--pairs {part!r} is not two agents of these runs joined by ':' "
+                             f"({'ambiguous' if fits else 'no split names two of them'}); "
+                             f"the agents are: {', '.join(sorted(known))}")
+        out.append(fits[0])
     return out

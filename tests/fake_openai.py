@@ -49,10 +49,10 @@ def text_message(text: str) -> dict:
 
 
 class FakeOpenAI(LocalServer):
-    def __init__(self, models: dict[str, str] | None = None, key: str | None = None):
+    def __init__(self, models: dict[str, str] | None = None, key: str | None = None, port: int = 0):
         self.models = dict(models or MODELS)
         self.key = key
-        super().__init__()
+        super().__init__(port)
 
     @property
     def base_url(self) -> str:

@@ -1,5 +1,5 @@
 """What the tests' stand-in API servers share: a threaded HTTP server on 127.0.0.1 (port chosen by the
-system), the requests it received, and canned replies that take the next request's turn."""
+system unless given), the requests it received, and canned replies that take the next request's turn."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from http.server import ThreadingHTTPServer
 
 
 class LocalServer:
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.requests: list[tuple[str, dict]] = []
         self.canned: deque[tuple[int, dict]] = deque()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

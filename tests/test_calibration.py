@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from envs import ConfigError
-from envs.cameras import PERTURBATIONS, PRIMARY, THIRD_PERSON, CameraPerturbation, make_perturbation
+from envs.cameras import PERTURBATIONS, PRIMARY, THIRD_PERSON, Calibration, CameraPerturbation, make_perturbation
 from envs.errors import GeometryError
 from envs.geometry import look_at
 
@@ -50,6 +50,12 @@ def test_unproject_rejects_ambiguous_or_impossible_requests():
         cal.unproject(np.array([[160.0, 5.0]]), plane_z=1.0)  # plane above the camera
     with pytest.raises(GeometryError, match="behind the camera"):
         cal.project(np.array([[0.0, -0.5, 0.6]]))
+    level = np.eye(4)
+    level[:3, :3] = [[0, 0, 1], [-1, 0, 0], [0, -1, 0]]  # optical axis along world +x: a level camera
+    level[:3, 3] = cal.position
+    flat = Calibration(cal.name, cal.K, level, cal.width, cal.height)
+    with pytest.raises(GeometryError, match="parallel to the plane"):  # its principal ray never meets the table
+        flat.unproject(np.array([[cal.K[0, 2], cal.K[1, 2]]]), plane_z=0.0)
 
 
 def test_perturbations_move_the_camera_as_named():

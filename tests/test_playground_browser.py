@@ -127,6 +127,7 @@ def test_a_typed_prompt_runs_a_classic_episode_and_draws_its_frames(page, record
     assert "released" in page.locator("#conditions").inner_text()
     downloads = _flat(page.locator("#downloads").inner_text())
     assert "episode.mp4" in downloads and "episode.json" in downloads
+    assert "episode.rrd" in downloads  # the Rerun replay (rerun-sdk is installed by make setup)
 
 
 def test_an_agent_without_its_key_says_so_in_the_page(page):

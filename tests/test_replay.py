@@ -1,10 +1,12 @@
 """Rerun replays (rerun=true): written per episode by the harness, read back with rerun's own CLI."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from harness_util import run_cli
@@ -27,6 +29,17 @@ def entities(rrd: Path) -> dict[str, set[str]]:
     return found
 
 
+def translation(rrd: Path, entity: str) -> np.ndarray:
+    """The Transform3D translation logged on ``entity``, read from `rerun rrd print -vvv`'s tables."""
+    out = subprocess.run([str(RERUN), "rrd", "print", "-vvv", str(rrd)], capture_output=True, text=True,
+                         timeout=120, env={"RERUN_ANALYTICS": "0", "PATH": "/usr/bin:/bin"})
+    for chunk in out.stdout.split("Chunk(")[1:]:
+        if f" - {entity} - " in chunk.splitlines()[0] and "Transform3D:translation" in chunk:
+            row = next(line for line in chunk.splitlines() if "row_" in line)
+            return np.array([float(x) for x in re.findall(r"\[\[([^\[\]]*)\]\]", row)[-1].split(",")])
+    raise AssertionError(f"no Transform3D translation on {entity} in {rrd}")
+
+
 def test_a_stale_calibration_replay_holds_both_frusta_the_points_and_the_conditions(tmp_path):
     run_cli("agent=classic", "task=place", "camera=shifted", "camera.calibration=nominal", "episodes=1",
             "workers=1", "max_steps=60", "rerun=true", f"out_dir={tmp_path}", check=None)
@@ -35,10 +48,14 @@ def test_a_stale_calibration_replay_holds_both_frusta_the_points_and_the_conditi
     e = entities(rrd)
     for cam in ("true", "reported"):  # the camera where it is, and where the agent was told it is
         assert {"Transform3D:translation", "Pinhole:image_from_camera"} <= e[f"/world/cameras/primary/{cam}"]
+    moved = translation(rrd, "/world/cameras/primary/true") - translation(rrd, "/world/cameras/primary/reported")
+    assert np.linalg.norm(moved) == pytest.approx(0.03, abs=1e-4)  # camera=shifted: 3 cm the agent was not told
     assert "Boxes3D:centers" in e["/world/objects"] and "Cylinders3D:centers" in e["/world/mats"]
     assert "LineStrips3D:strips" in e["/world/robot/ee_path"] and "LineStrips3D:strips" in e["/world/robot/skeleton"]
     assert "EncodedImage:blob" in e["/camera/primary/image"]
     assert "Points2D:positions" in e["/camera/primary/points/look_1"]  # what the agent pointed at
+    # the default layout: the image and the points drawn on it share one 2-D view per camera
+    assert {"ViewBlueprint:space_origin"} <= set().union(*(c for p, c in e.items() if p.startswith("/view/")))
     assert "Points3D:positions" in e["/world/points/look_1"] and "LineStrips3D:strips" in e["/world/rays/look_1"]
     assert {"/eval/success", "/eval/on_target", "/eval/released"} <= set(e)
     # the move goals it planned, as waypoints from the step it planned them

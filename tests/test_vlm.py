@@ -183,11 +183,25 @@ def test_cost_and_cache(fake, place_scene, tmp_path):
 
 
 def test_harness_runs_vlm_episodes_and_labels_them_with_the_model(fake, tmp_path):
+    qwen, molmo = tmp_path / "qwen3", tmp_path / "molmo"
     run_cli("agent=vlm", f"agent.reasoner.base_url={fake.base_url}", "agent.reasoner.model=Qwen/Qwen3-VL-8B-Instruct",
-            "agent.reasoner.cache_dir=null", "task=place", "episodes=2", f"out_dir={tmp_path}", check=0)
-    df = episodes(tmp_path)
+            "agent.reasoner.cache_dir=null", "task=place", "episodes=2", f"out_dir={qwen}", check=0)
+    run_cli("agent=vlm", f"agent.reasoner.base_url={fake.base_url}", f"agent.reasoner.model={BY_FORMAT['molmo']}",
+            "agent.reasoner.plan_mode=json", "agent.reasoner.cache_dir=null", "task=place", "episodes=2",
+            f"out_dir={molmo}", check=0)
+    df = episodes(qwen)
     assert df["success"].all() and set(df["agent"]) == {"vlm:Qwen/Qwen3-VL-8B-Instruct"}
     assert (df["reasoner_calls"] >= 2).all() and "cost_usd" in df
+    assert episodes(molmo)["success"].all()
+    # the run log says which pointing convention was used, and whether it was inferred
+    assert "point format qwen3 (inferred from the model name), plans as tools" in (qwen / "run.log").read_text()
+    assert "point format molmo (inferred from the model name), plans as json" in (molmo / "run.log").read_text()
+    # labels with colons in them can still be paired by name in the report
+    run_cli(tmp_path, "--pairs", f"vlm:Qwen/Qwen3-VL-8B-Instruct:vlm:{BY_FORMAT['molmo']}", module="eval.report",
+            check=0)
+    assert f"vlm:Qwen/Qwen3-VL-8B-Instruct - vlm:{BY_FORMAT['molmo']}" in (tmp_path / "tables.md").read_text()
+    bad = run_cli(tmp_path, "--pairs", "vlm:Qwen:classic", module="eval.report", check=2)
+    assert "the agents are: vlm:" in bad.stdout + bad.stderr
 
 
 def test_harness_without_a_server_stops_at_once_naming_base_url(tmp_path):

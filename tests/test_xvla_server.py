@@ -169,16 +169,18 @@ def test_api_key_is_required_when_the_server_has_one(servers, monkeypatch):
     np.testing.assert_allclose(PolicyClient(locked.url).predict(GOOD), ReachPolicy().predict(GOOD), atol=1e-6)
 
 
-def test_what_the_server_decodes_is_capped(servers):
+def test_what_the_server_decodes_is_capped(servers, caplog):
     small = servers(limits=Limits(max_array_elements=10_000))
     client = PolicyClient(small.url)
     with pytest.raises(AgentError, match="exceeds the limit of 10000"):
         client.predict(GOOD)  # a 64x64x3 image is 12288 elements
     assert small.backend.predicts == 0
     tiny = servers(limits=Limits(max_message_bytes=4096))
-    with pytest.raises(AgentError):  # the WebSocket refuses the message before it is decoded
-        PolicyClient(tiny.url, retries=1).predict(GOOD)
+    client = PolicyClient(tiny.url, retries=3, backoff_s=0)
+    with pytest.raises(AgentError, match="refused the observation .1009"):  # refused before it is decoded
+        client.predict(GOOD)
     assert tiny.backend.predicts == 0
+    assert "reconnecting" not in caplog.text  # a message too big is refused again: not resent
 
 
 def test_connections_are_bounded(servers):
@@ -189,3 +191,11 @@ def test_connections_are_bounded(servers):
     first.close()
     threading.Event().wait(0.2)
     assert PolicyClient(busy.url).describe()["chunk_size"] == 8  # served once the slot is free
+
+
+def test_an_idle_client_is_closed_and_frees_its_slot(servers):
+    busy = servers(max_connections=1, idle_timeout_s=0.3)
+    idle = PolicyClient(busy.url, backoff_s=0)  # connects, then says nothing
+    threading.Event().wait(0.8)
+    assert PolicyClient(busy.url, timeout_s=2).describe()["chunk_size"] == 8  # its slot was freed
+    idle.close()

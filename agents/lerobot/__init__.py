@@ -5,7 +5,7 @@
   (the env-layout contract here; X-VLA's in :mod:`agents.xvla.contract`);
 - backends (:class:`agents.base.PolicyBackend`): ``backend.py`` (in-process, needs LeRobot)
   and ``client.py`` (a policy server), the server being ``python -m agents.lerobot.serve``
-  (``serve.py``, wire format in ``protocol.py``);
+  (``serve.py``; openpi's wire format, :mod:`agents.openpi.wire`);
 - ``testing.py``: a deterministic stand-in policy; ``debug.py``: what the policy saw.
 """
 

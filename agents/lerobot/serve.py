@@ -30,9 +30,10 @@ log = logging.getLogger("agents.lerobot.serve")
 
 
 def make_server(backend: PolicyBackend, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
-                limits: Limits = Limits(), max_connections: int = 8) -> PolicyServer:
+                limits: Limits = Limits(), max_connections: int = 8,
+                idle_timeout_s: float | None = 600.0) -> PolicyServer:
     """An openpi-protocol server answering for ``backend`` (``api_key``: required of every client when given)."""
-    return PolicyServer(backend, host, port, api_key, limits, max_connections)
+    return PolicyServer(backend, host, port, api_key, limits, max_connections, idle_timeout_s)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tokenizer-dir", default=None, help="local tokenizer folder (offline use)")
     p.add_argument("--max-message-mb", type=float, default=Limits.max_message_bytes / 2**20)
     p.add_argument("--max-connections", type=int, default=8)
+    p.add_argument("--idle-timeout-s", type=float, default=600.0,
+                   help="close a client silent this long, freeing its connection slot")
     return p.parse_args(argv)
 
 
@@ -64,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         backend = LeRobotBackend(args.checkpoint, device=args.device, tokenizer_dir=args.tokenizer_dir)
     limits = Limits(max_message_bytes=int(args.max_message_mb * 2**20))
     try:
-        server = make_server(backend, args.host, args.port, api_key, limits, args.max_connections)
+        server = make_server(backend, args.host, args.port, api_key, limits, args.max_connections,
+                             args.idle_timeout_s)
     except OSError as e:
         log.error("cannot listen on %s:%d: %s", args.host, args.port, e)
         return 1

@@ -20,6 +20,8 @@ from agents.errors import AgentError, FatalAgentError
 from agents.openpi.wire import API_KEY_ENV, WireError, as_str_keys, packb, unpackb
 
 log = logging.getLogger(__name__)
+# close codes that refuse this very message: resending it would be refused again
+NEVER_RETRY = {1008: "policy violation", 1009: "larger than the server's message size limit"}
 START_HINT = ("python -m agents.lerobot.serve --checkpoint <folder or hub id> --port 8000 (a LeRobot policy), "
               "python -m agents.openpi.testing --port 8000 (a test policy), or openpi's scripts/serve_policy.py")
 
@@ -95,6 +97,10 @@ class OpenPIClient:
                 raise AgentError(f"the openpi server at {self.url} did not answer within {self.timeout_s} s") from e
             except (ConnectionClosed, OSError) as e:
                 self.close()
+                code = getattr(getattr(e, "rcvd", None), "code", None)
+                if code in NEVER_RETRY:  # the same message would be refused again: a 4xx, not a 5xx
+                    raise AgentError(f"the openpi server at {self.url} refused the observation ({code}: "
+                                     f"{NEVER_RETRY[code]}); {e}") from e
                 if attempt == self.retries:
                     raise AgentError(f"the openpi server at {self.url} dropped the connection {attempt} times: "
                                      f"{e}") from e

@@ -9,9 +9,10 @@ for a new episode (seeding its sampling) and is answered ``{"reset": true}``; af
 batches draws each query's noise from (that seed, the query's number), as an in-process agent does.
 
 Safe defaults: 127.0.0.1 unless told otherwise, messages and arrays capped (:class:`Limits`), at most
-``max_connections`` clients at once (one more is answered 503), one inference at a time, nothing ever
-unpickled.  An observation that fails (a missing key, a policy error) is answered with an error frame and
-the connection goes on serving.
+``max_connections`` clients at once (one more is closed with 1013, try again later), a client silent for
+``idle_timeout_s`` closed so its slot frees, one inference at a time, nothing ever unpickled.  An
+observation that fails (a missing key, a policy error) is answered with an error frame and the connection
+goes on serving.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ RESET_KEY = "__reset__"
 
 class PolicyServer:
     def __init__(self, backend: PolicyBackend, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None,
-                 limits: Limits = Limits(), max_connections: int = 8):
+                 limits: Limits = Limits(), max_connections: int = 8, idle_timeout_s: float | None = 600.0):
         from websockets.sync.server import serve
 
         self.backend, self.api_key, self.limits = backend, api_key, limits
+        self.idle_timeout_s = idle_timeout_s  # a client silent this long is closed, freeing its slot
         self.metadata = {**backend.describe(), "reset": True}
         self.queries = 0
         self._lock = threading.Lock()  # one inference at a time
@@ -96,7 +98,12 @@ class PolicyServer:
         try:
             ws.send(packb(self.metadata))
             while True:
-                message = ws.recv()
+                try:
+                    message = ws.recv(timeout=self.idle_timeout_s)
+                except TimeoutError:
+                    log.info("closing %s: idle for %s s", ws.remote_address, self.idle_timeout_s)
+                    ws.close(1001, f"idle for {self.idle_timeout_s} s")  # 1001: going away; reconnect to go on
+                    return
                 try:
                     ws.send(packb(self._answer(message, episode)))
                 except (WireError, KeyError, ValueError, TypeError, RuntimeError) as e:

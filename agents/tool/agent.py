@@ -168,7 +168,8 @@ class ToolAgent(Agent):
             except GeometryError:  # a point whose ray misses the table: reported, not lifted
                 lifted = None
             self._points.append(PointReport(self._looks, self.settings.camera, d.label,
-                                            (float(d.pixel[0]), float(d.pixel[1])), lifted))
+                                            (float(d.pixel[0]), float(d.pixel[1])), lifted,
+                                            step=max(self._steps - 1, 0)))
         return dets
 
     def _lift(self, pixel: np.ndarray, kind: str) -> np.ndarray:
