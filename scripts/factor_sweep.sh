@@ -82,5 +82,6 @@ if [[ " $STAGES " == *" report "* ]]; then
     mkdir -p "$PUBLISH"
     cp "$RUNS"/comparison.csv "$RUNS"/comparison.png "$RUNS"/breaking_points.csv "$RUNS"/paired.csv "$PUBLISH"/
     cp "$RUNS"/axis_*.png "$PUBLISH"/ 2>/dev/null || true
+    "$PY" scripts/factor_table.py "$PUBLISH"/breaking_points.csv "$PUBLISH"/table.md > /dev/null  # the README's table
     echo "published into $PUBLISH"
 fi

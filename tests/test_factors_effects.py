@@ -161,3 +161,21 @@ def test_table_texture_is_drawn_per_episode_and_a_user_image_is_used(tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     with pytest.raises(ConfigError, match="cannot be read as an image"):
         _env({"table_contrast": 0.5, "table_image": str(tmp_path / "notes.txt")})
+
+
+def test_a_pushed_cube_defeats_the_open_loop_agent_not_the_closed_loop_one():
+    """The classic tool agent planning once (the seed article's agent) misses the pushed cube; allowed to look
+    again, the same agent finds it where it landed and replans (the factor sweep's open/closed-loop pair)."""
+    from agents.tool import ToolAgent, ToolSettings
+    from agents.tool.classic import ClassicReasoner
+
+    env = _env({"disturbance_cm": 8.0})
+    spec = episode_spec(0, 2)
+    outcomes = {}
+    for attempts in (1, 3):
+        agent = ToolAgent(ClassicReasoner(), ToolSettings(max_attempts=attempts))
+        *_, last = rollout(env, agent, spec)
+        assert last.info["factors"]["disturbance"] == "moved"  # the push happened in both
+        outcomes[attempts] = (last.info["success"], agent.counters()["attempts"])
+    assert outcomes[1] == (False, 1)
+    assert outcomes[3][0] and outcomes[3][1] >= 2  # success on a later attempt, after a fresh look

@@ -279,3 +279,16 @@ def test_the_outcome_question_is_asked_and_a_no_means_another_attempt(fake, make
     assert r.check_done(image, obs["instruction"]) is True
     asked = [b for _, b in fake.requests if "carried out" in json.dumps(b)]
     assert len(asked) == 3 and all(b["generationConfig"]["responseMimeType"] == "application/json" for b in asked)
+
+
+def test_the_harness_runs_reasoning_tasks_in_their_heldout_wording(fake, tmp_path):
+    """Through eval.run (a sweep over two of the new tasks), worded as the heldout instruction set words them."""
+    run_cli("-m", "agent=gemini", f"agent.reasoner.base_url={fake.base_url}", "agent.reasoner.cache_dir=null",
+            "task=pick_ref,place_rel", "factors.language=heldout", "episodes=2", "workers=1", f"out_dir={tmp_path}",
+            check=0)
+    jobs = sorted(p.parent for p in tmp_path.rglob("episodes.csv"))
+    assert [j.name for j in jobs] == ["agent=gemini,factors.language=heldout,task=pick_ref",
+                                      "agent=gemini,factors.language=heldout,task=place_rel"]  # no URL in the names
+    df = pd.concat([episodes(j) for j in jobs])
+    assert sorted(set(df["task"])) == ["pick_ref", "place_rel"] and len(df) == 4
+    assert df["success"].all() and (df["calls_executed"] > 0).all() and (df["factors"] == "language=heldout").all()

@@ -52,3 +52,19 @@ def test_every_cell_of_the_modular_vs_e2e_sweep_is_a_valid_run():
     with initialize_config_dir(str(REPO / "conf"), version_base=None):
         for cell in sorted(cells):
             schema.validate(compose("config", overrides=[*cell, "out_dir=unused"]))
+
+
+def test_factor_table_writes_the_readme_rows_from_breaking_points(tmp_path):
+    csv = tmp_path / "breaking_points.csv"
+    csv.write_text(
+        "task,scene,calibration,axis,unit,agent,levels,rates,n,status,breaking_point,ci_low,ci_high,note\n"
+        "place,shadows,true,light_temperature_k,K,classic,2000.0;6500.0,0.06;1.00,100,fitted,3927.2,3594.1,4255.0,\n"
+        "place,lean,true,clutter,objects,classic,0.0;4.0,1.00;0.36,100,fitted,2.834,2.25,3.44,\n"
+        "place,lean,true,clutter,objects,oracle,0.0;4.0,1.00;1.00,100,not reached,,,,\n"
+        "place,lean,true,language,instruction set,oracle,train;heldout,1.00;1.00,100,categorical,,,,\n")
+    out = _run("scripts/factor_table.py", str(csv), str(tmp_path / "table.md"))
+    rows = out.splitlines()
+    assert rows[2] == "| clutter (objects) | lean | 0/4 | 100/100; not reached | 100/36; **2.83** [2.25, 3.44] | - |"
+    assert rows[3] == "| language (instruction set) | lean | train/heldout | 100/100; categorical | - | - |"
+    assert rows[4].endswith("| 6/100; **3927** [3594, 4255] | - |")  # lean scene first, then shadows
+    assert (tmp_path / "table.md").read_text() == out

@@ -136,7 +136,7 @@ def test_a_cheating_agent_fails_the_same_check(make_env):
     assert not np.array_equal(np.array(a), np.array(b))
 
 
-@pytest.mark.parametrize("task", ["pick_ref", "place_rel"])
+@pytest.mark.parametrize("task", ["pick_ref", "place_ref", "place_rel"])
 def test_classic_says_no_plan_rather_than_guess(make_env, task):
     """Colour rules cannot resolve "the leftmost block" or "to the left of": the classic reasoner points at
     nothing, makes no plan, and the arm never goes down to a cube."""
