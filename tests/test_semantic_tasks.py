@@ -57,6 +57,12 @@ def test_place_rel_conditions_on_a_hand_placed_scene():
     _put(u, ref, ref_xy + [0.03, 0.0])  # the reference pushed 3 cm
     cond = _settle(u)
     assert not cond["reference_kept"]
+    _put(u, ref, ref_xy)
+    _put(u, block, ref_xy + [0.0, 0.07], REST_Z + 0.05)  # dropped from 5 cm over the region
+    cond = _settle(u, steps=5)
+    assert cond["in_region"] and not cond["on_table"] and not cond["static"]  # still falling
+    cond = _settle(u, steps=500)
+    assert cond["in_region"] and cond["on_table"] and cond["static"]  # landed and at rest
 
 
 def test_sort_counts_the_pairs_that_hold():

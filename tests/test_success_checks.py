@@ -148,7 +148,7 @@ def _rest(u, block, xy):
     u.handle.set_block_pose(block, np.array([xy[0], xy[1], u.handle.block_half(block)]), 0.0)
 
 
-@pytest.mark.parametrize("task", ["sort", "gather", "tower", "place_ref", "pick_ref"])
+@pytest.mark.parametrize("task", ["sort", "gather", "tower", "place_ref", "pick_ref", "place_rel"])
 def test_a_cube_still_in_the_gripper_holds_back_every_new_task(make_env, task):
     """Every step done but the last cube still held at its goal (it may slide down onto it between the
     fingers): grasped, not released, no success (pick_ref: held up high is its success)."""
@@ -171,6 +171,10 @@ def test_a_cube_still_in_the_gripper_holds_back_every_new_task(make_env, task):
         _rest(u, bottom, [0.26, 0.0])
         h.set_block_pose(middle, np.array([0.26, 0.0, 3 * H]), 0.0)
         goal = np.array([0.26, 0.0, 5 * H + 0.01])
+    elif task == "place_rel":
+        from envs.tasks.place_rel import DIRECTIONS
+        last = t.roles["block"]
+        goal = np.r_[h.block_pos(t.roles["reference"])[:2] + 0.07 * np.array(DIRECTIONS[t.relation]), H + 0.01]
     else:
         last = t.roles["block"]
         goal = (h.mat_pos(t.roles["target"])[:3] + [0, 0, h.block_half(last) + 0.01] if task == "place_ref"
@@ -188,5 +192,7 @@ def test_a_cube_still_in_the_gripper_holds_back_every_new_task(make_env, task):
         assert ev[f"placed_{k - 1}_of_{k}"]  # the steps done still count
     elif task == "tower":
         assert ev["middle_on_bottom"] and ev["bottom_on_table"]
+    elif task == "place_rel":
+        assert ev["in_region"] and ev["reference_kept"]
     else:
         assert ev["on_target"]

@@ -151,3 +151,33 @@ def test_classic_solves_colour_named_multi_step_tasks(make_env, task):
     env = make_env(task=task)
     info, counters = run_agent(env, ToolAgent(ClassicReasoner()), seed=1)
     assert info["success"] and counters["no_plan"] == 0 and counters["calls_executed"] > 9  # > one pick-and-place
+
+
+class _Doubting(ClassicReasoner):
+    """The classic reasoner with a judge of its own that answers "not done" to the first question only."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked = 0
+
+    def check_done(self, image, instruction):
+        self.asked += 1
+        return False if self.asked == 1 else None
+
+
+def test_a_no_from_the_outcome_check_means_another_attempt(make_env):
+    """The env ends an episode at success, before the agent's own outcome check; stepped past that, the agent
+    asks its reasoner whether the task is done, and a "no" makes it plan again from the fresh look."""
+    env = make_env(task="place", max_episode_steps=400)
+    agent = ToolAgent(_Doubting())
+    agent.prepare()
+    obs, info = env.reset(seed=0)
+    agent.reset(obs["instruction"], info["calibration"])
+    truncated = False
+    while not truncated and agent.reasoner.asked < 2:
+        obs, _, _, truncated, info = env.step(agent.act(obs))
+    for _ in range(60):  # the second plan's check said done (its own steps): it holds still, the cube stays
+        obs, _, _, truncated, info = env.step(agent.act(obs))
+    c = agent.counters()
+    assert agent.reasoner.asked == 2 and c["attempts"] == 2 and c["calls_executed"] > 10  # planned twice
+    assert info["success"]
