@@ -91,6 +91,9 @@ def _init_worker(settings: RunSettings, out_dir: str, subprocess: bool = False) 
         handler = logging.FileHandler(Path(out_dir) / "run.log")
         handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
         logging.basicConfig(level=logging.WARNING, handlers=[handler, logging.StreamHandler()])
+        # what agents say of themselves (a server's metadata, the model and pointing convention, a look with no
+        # plan), as they do in the main process
+        logging.getLogger("agents").setLevel(logging.INFO)
     env = settings.env.make()
     agent = settings.agent.make(env)
     agent.prepare()  # heavy loading (models) outside any episode's timer

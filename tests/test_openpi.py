@@ -185,6 +185,23 @@ def test_harness_runs_openpi_episodes(server, tmp_path):
             f"out_dir={tmp_path}", check=0)
     df = episodes(tmp_path)
     assert len(df) == 2 and (df["status"] == "ok").all() and (df["policy_queries"] == 4).all()
+    assert f"openpi server {server.url} metadata: {{'policy': 'test', 'action_horizon': 10" in \
+        (tmp_path / "run.log").read_text()  # what the server says of itself, in the run's log
+
+
+def test_the_server_answers_its_health_check_without_a_key(monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    backend = DemoBackend(demo_policy("libero"), {"policy": "test"})
+    with PolicyServer(backend, api_key="secret") as s:
+        http = s.url.replace("ws://", "http://")
+        with urllib.request.urlopen(f"{http}/healthz", timeout=5) as r:  # load balancers ask without a key
+            assert r.status == 200 and r.read() == b"OK\n"
+        with pytest.raises(urllib.error.HTTPError) as err:  # anything else without the key: 401
+            urllib.request.urlopen(f"{http}/", timeout=5)
+        assert err.value.code == 401
 
 
 def test_harness_without_an_openpi_server_stops_at_once(tmp_path):
