@@ -71,6 +71,8 @@ def test_a_stopped_or_killed_parallel_run_leaves_no_process_behind(tmp_path, sig
         assert f"stopped by SIGTERM: finished episodes are saved in {tmp_path}" in output
         saved = [json.loads(line) for line in log.read_text().splitlines()]  # the durable record
         assert [(r["episode"], r["status"]) for r in saved] == [(0, "ok")]
+        table = episodes(tmp_path)  # episodes.csv is written on the way out, not only at the end of a run
+        assert table[["episode", "status"]].values.tolist() == [[0, "ok"]]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
