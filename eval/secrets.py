@@ -32,6 +32,13 @@ def is_secret_name(name: str) -> bool:
     return any(w in SECRET_WORDS for w in words(name))
 
 
+def sets_a_secret(key: str, value: str) -> bool:
+    """True for an override ``key=value`` that gives a secret-looking key (any dotted part, with or without
+    ``+`` / ``++`` / ``~`` and a ``@package``) a value; ``null`` and empty values give nothing away."""
+    parts = key.lstrip("+~").split("@", 1)[0].split(".")
+    return any(map(is_secret_name, parts)) and value.strip() not in ("", "null")
+
+
 def check_overrides(argv: list[str]) -> None:
     """Refuse command-line overrides that would write a secret into the run folder.
 
@@ -44,9 +51,9 @@ def check_overrides(argv: list[str]) -> None:
     for arg in argv:
         if arg.startswith(("-", "~")) or "=" not in arg:
             continue
-        key, value = arg.lstrip("+").split("=", 1)
-        key = key.split("@", 1)[0]
-        if any(map(is_secret_name, key.split("."))) and value.strip() not in ("", "null"):
+        given, value = arg.split("=", 1)
+        key = given.lstrip("+").split("@", 1)[0]
+        if sets_a_secret(given, value):
             bad.append(f"{key} is set on the command line")
         else:
             bad += [f"{key} holds {name}" for name in _secret_keys_in(arg)]
@@ -104,7 +111,4 @@ def redact_override(arg: str) -> str:
     """A command-line override as written to ``.hydra/overrides.yaml``: the value masked when its key
     looks secret (such an override is refused at start; this keeps any other path to the file clean)."""
     key, sep, value = arg.partition("=")
-    if sep and value.strip() not in ("", "null") and any(
-            map(is_secret_name, key.lstrip("+~").split("@", 1)[0].split("."))):
-        return f"{key}={MASK}"
-    return arg
+    return f"{key}={MASK}" if sep and sets_a_secret(key, value) else arg
