@@ -28,6 +28,10 @@ from fake_openai import MODELS, FakeOpenAI  # noqa: E402  (the tests' stand-in s
 
 PORT = 18731  # fixed, so the endpoint (part of a run's settings) is the same when a cell resumes
 PLAN_MODES = ("tools", "json")
+# the control: Qwen2.5-VL's absolute pixels read as Qwen3-VL's 0-1000, the mistake the conventions module exists
+# to prevent. A cell: (model served, point_format read, plan_mode, agent.name, folder)
+CONTROLS = [("Qwen/Qwen2.5-VL-7B-Instruct", "qwen3", "tools", "vlm-misread:Qwen/Qwen2.5-VL-7B-Instruct",
+             "misread/qwen2.5-as-qwen3")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,11 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                                                      else f"vlm-standin-{args.episodes}")
     start = time.perf_counter()
     cells = [(model, fmt, mode, f"vlm:{model}" if mode == "tools" else f"vlm-json:{model}", f"{fmt}/{mode}")
-             for model, fmt in MODELS.items() for mode in PLAN_MODES]
-    # the control: Qwen2.5-VL's absolute pixels read as Qwen3-VL's 0-1000, the mistake the conventions module
-    # exists to prevent
-    cells.append(("Qwen/Qwen2.5-VL-7B-Instruct", "qwen3", "tools", "vlm-misread:Qwen/Qwen2.5-VL-7B-Instruct",
-                  "misread/qwen2.5-as-qwen3"))
+             for model, fmt in MODELS.items() for mode in PLAN_MODES] + CONTROLS
     with FakeOpenAI(port=PORT) as fake:
         for model, fmt, mode, name, folder in cells:
             cmd = [sys.executable, "-m", "eval.run", "agent=vlm", f"agent.name={name}",
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             rc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
             print(f"{folder:26s} {name}: exit {rc}, {time.perf_counter() - t:.0f} s", flush=True)
     print(f"runs took {time.perf_counter() - start:.0f} s", flush=True)
-    table = convention_table(runs, cells)
+    table = convention_table(runs)
     print(table)
     if args.runs is None and args.episodes == 10:
         args.publish.mkdir(parents=True, exist_ok=True)
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def convention_table(runs: Path, cells: list[tuple[str, str, str, str, str]]) -> str:
+def convention_table(runs: Path) -> str:
     """One row per pointing convention: the model served, successes with tool calls and with a JSON plan."""
     import pandas as pd
 
@@ -82,7 +82,7 @@ def convention_table(runs: Path, cells: list[tuple[str, str, str, str, str]]) ->
     rows = ["| point_format | model served by the stand-in | plan_mode=tools | plan_mode=json |", "|---|---|---|---|"]
     for model, fmt in MODELS.items():
         rows.append(f"| {fmt} | {model} | {rate(f'{fmt}/tools')} | {rate(f'{fmt}/json')} |")
-    for model, fmt, _mode, _name, folder in cells[len(MODELS) * len(PLAN_MODES):]:
+    for model, fmt, _mode, _name, folder in CONTROLS:
         rows.append(f"| control: {MODELS[model]} answers read as {fmt} | {model} | {rate(folder)} | - |")
     return "\n".join(rows) + "\n"
 
